@@ -1,0 +1,44 @@
+package relay
+
+import (
+	"context"
+
+	"github.com/reten/reten-relay/schema"
+)
+
+// Lister lists Reten's whole task list. sources/reten.Client satisfies it.
+type Lister interface {
+	// ListAllTasks fetches every page once. It returns an error only when the listing could
+	// not be made at all; a listing with missing pages, duplicates or a shifting total comes
+	// back with Consistent false. Errors are classified with the schema.Err* sentinels.
+	ListAllTasks(ctx context.Context, opts schema.ListOptions) (schema.TaskListing, error)
+}
+
+// Sink publishes messages to a broker. It must be safe for concurrent use.
+type Sink interface {
+	// Publish sends msgs in order and returns nil only when the broker confirmed every one
+	// of them. On error some may have been published: the caller publishes them all again
+	// (with the same ids, so brokers that deduplicate drop the copies). Cancelling ctx
+	// abandons waiting for confirmations and returns ctx's error.
+	Publish(ctx context.Context, msgs []schema.Message) error
+	// Close flushes pending messages and releases the connection; ctx bounds how long.
+	Close(ctx context.Context) error
+}
+
+// ResultSource delivers result messages from a broker. It must be safe for concurrent use.
+type ResultSource interface {
+	// Receive blocks until a message is there or ctx is done. Every message returned must be
+	// settled with its Ack or Retry.
+	Receive(ctx context.Context) (schema.Received, error)
+	// Close stops fetching; unsettled messages will be delivered again later.
+	Close(ctx context.Context) error
+}
+
+// Submitter talks to Reten's result endpoints. sources/reten.Client satisfies it.
+type Submitter interface {
+	// SubmitResult POSTs body (a result message, forwarded byte for byte) and returns the
+	// HTTP status. Errors are classified with the schema.Err* sentinels.
+	SubmitResult(ctx context.Context, body []byte) (status int, err error)
+	// ListResultTypes returns the tenant's result types.
+	ListResultTypes(ctx context.Context) ([]schema.ResultType, error)
+}

@@ -1,0 +1,58 @@
+package schema
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Op is what happened to a task between two complete listings.
+type Op string
+
+// The three task operations.
+const (
+	OpCreated Op = "created"
+	OpUpdated Op = "updated"
+	OpDeleted Op = "deleted"
+)
+
+// EventTypePrefix prefixes the CloudEvents type of task events: "ai.reten.task.created".
+const EventTypePrefix = "ai.reten.task."
+
+// Event is a task change as a CloudEvents 1.0 event in structured JSON mode (design §5).
+type Event struct {
+	SpecVersion     string    `json:"specversion"`
+	ID              string    `json:"id"`
+	Source          string    `json:"source"`
+	Type            string    `json:"type"`
+	Subject         string    `json:"subject"`
+	Time            time.Time `json:"time"`
+	DataContentType string    `json:"datacontenttype"`
+	Data            EventData `json:"data"`
+}
+
+// EventData is the data member of a task event.
+type EventData struct {
+	Op Op `json:"op"`
+	// Task is the task as Reten listed it, byte for byte; JSON null for deleted.
+	Task json.RawMessage `json:"task"`
+	// Previous is the task as last published; JSON null for created.
+	Previous json.RawMessage `json:"previous"`
+	// Changed lists the top-level fields that differ between Previous and Task (updated only).
+	Changed []string `json:"changed,omitempty"`
+}
+
+// Message is one encoded message addressed to one destination of a sink: a NATS subject
+// or a Kafka topic. Sinks publish it as is.
+type Message struct {
+	// Destination is the NATS subject or Kafka topic.
+	Destination string
+	// Key is the Kafka record key (the task id for task events); NATS ignores it.
+	Key string
+	// ID is the message id: the Nats-Msg-Id header and the Kafka header ce_id. Empty for
+	// messages that have none.
+	ID string
+	// Headers are extra headers; sinks add their own for ID.
+	Headers map[string]string
+	// Body is the payload.
+	Body []byte
+}

@@ -1,0 +1,44 @@
+package schema
+
+import "encoding/json"
+
+// Task is one item of Reten's task list. Only the id is required; Raw keeps the item's JSON
+// exactly as Reten sent it, because the diff compares and republishes it byte for byte.
+type Task struct {
+	ID  string
+	Raw json.RawMessage
+}
+
+// ListOptions shape a full listing of the task list.
+type ListOptions struct {
+	// PageSize is sent as per_page. Reten's maximum is 100. Default: 100.
+	PageSize int
+	// Concurrency is how many pages are fetched at once after page 1. Default: 4.
+	Concurrency int
+	// Query holds extra query parameters (status, channel, scheduled_from, ...).
+	Query map[string]string
+	// Progress, when set, is called after each page with pages done and pages in total.
+	Progress func(done, total int)
+}
+
+// TaskListing is the result of listing every page once.
+type TaskListing struct {
+	Tasks []Task
+	// Total is meta.total of page 1, or the item count when Reten sent no meta.
+	Total int
+	// Pages is how many pages were fetched.
+	Pages int
+	// Consistent is true when every page came back, no id appeared twice, every page
+	// reported the same meta.total and the item count equals it. Only a consistent listing
+	// may be used to decide that a task is gone.
+	Consistent bool
+	// Inconsistency says why the listing is not consistent.
+	Inconsistency string
+}
+
+// ResultType is one of the tenant's task result types (task-result-type-configs).
+type ResultType struct {
+	Code                      string `json:"code"`
+	Label                     string `json:"label"`
+	RequiresFutureScheduledAt bool   `json:"requiresFutureScheduledAt"`
+}
