@@ -42,3 +42,21 @@ type Submitter interface {
 	// ListResultTypes returns the tenant's result types.
 	ListResultTypes(ctx context.Context) ([]schema.ResultType, error)
 }
+
+// Target is one place a task event goes: a named sink ("nats" or "kafka") and the subject or
+// topic there.
+type Target struct {
+	// Route is the name of the route that produced this target (for logs and metrics).
+	Route string
+	// Sink names the sink: "nats" or "kafka".
+	Sink string
+	// Destination is the rendered subject or topic.
+	Destination string
+}
+
+// Router decides where a task event goes. relay/routing builds one from config.
+type Router interface {
+	// Route returns every target whose route matches ev, in route order; none when no route
+	// matches. It must be safe for concurrent use and cheap: it runs for every event.
+	Route(ev schema.Event) []Target
+}
