@@ -1,0 +1,280 @@
+package natssink_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/reten/reten-relay/relay/relaytest"
+	"github.com/reten/reten-relay/schema"
+	"github.com/reten/reten-relay/sinks/natssink"
+)
+
+func TestSink_JetStreamDropsARepublishedID(t *testing.T) {
+	srv := relaytest.StartNATS(t)
+	_, js := connect(t, srv.URL())
+	st := createStream(t, js, "TASKS", "tasks.>")
+	s := newSink(t, srv.URL(), natssink.Config{}, quietLogger)
+	ctx := testContext(t)
+	m := schema.Message{Destination: "tasks.created", ID: "ev-1", Body: []byte(`{}`)}
+	for i := range 2 {
+		if err := s.Publish(ctx, []schema.Message{m}); err != nil {
+			t.Fatalf("publish #%d: %v", i+1, err)
+		}
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatalf("stream info: %v", err)
+	}
+	if info.State.Msgs != 1 {
+		t.Fatalf("stream holds %d messages, want 1: the duplicate was not dropped", info.State.Msgs)
+	}
+	if got := s.Mode("tasks.created"); got != natssink.ModeJetStream {
+		t.Fatalf("Mode: got %q, want %q", got, natssink.ModeJetStream)
+	}
+}
+
+func TestSink_CoreSubjectReachesASubscriber(t *testing.T) {
+	srv := relaytest.StartNATS(t)
+	nc, _ := connect(t, srv.URL())
+	sub, err := nc.SubscribeSync("plain.events")
+	if err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatalf("flush subscription: %v", err)
+	}
+	s := newSink(t, srv.URL(), natssink.Config{}, quietLogger)
+	m := schema.Message{Destination: "plain.events", ID: "ev-7", Headers: map[string]string{"ce_type": "t"}, Body: []byte(`{"a":1}`)}
+	if err := s.Publish(testContext(t), []schema.Message{m}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	got, err := sub.NextMsg(testTimeout)
+	if err != nil {
+		t.Fatalf("receive: %v", err)
+	}
+	if string(got.Data) != `{"a":1}` || got.Header.Get(jetstream.MsgIDHeader) != "ev-7" || got.Header.Get("ce_type") != "t" {
+		t.Fatalf("got %s with headers %v", got.Data, got.Header)
+	}
+	if mode := s.Mode("plain.events"); mode != natssink.ModeCore {
+		t.Fatalf("Mode: got %q, want %q", mode, natssink.ModeCore)
+	}
+}
+
+// syncBuffer is a log sink safe for the sink's concurrent writes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestSink_LogsEachSubjectsClassificationOnce(t *testing.T) {
+	srv := relaytest.StartNATS(t)
+	_, js := connect(t, srv.URL())
+	createStream(t, js, "TASKS", "tasks.>")
+	var logs syncBuffer
+	s := newSink(t, srv.URL(), natssink.Config{ClassifyTTL: time.Nanosecond}, natssink.WithLogger(zerolog.New(&logs)))
+	ctx := testContext(t)
+	for i := range 3 {
+		msgs := []schema.Message{
+			{Destination: "plain.events", Body: []byte(`{}`)},
+			{Destination: "tasks.updated", ID: "ev-" + string(rune('a'+i)), Body: []byte(`{}`)},
+		}
+		if err := s.Publish(ctx, msgs); err != nil {
+			t.Fatalf("publish #%d: %v", i+1, err)
+		}
+	}
+	tests := []struct{ name, line string }{
+		{"core", "subject plain.events has no JetStream stream: core NATS, at-most-once for subscribers that are not connected"},
+		{"jetstream", "subject tasks.updated is captured by JetStream stream TASKS"},
+	}
+	for _, tt := range tests {
+		if n := strings.Count(logs.String(), tt.line); n != 1 {
+			t.Errorf("%s: logged %d times, want once: %q\nlog:\n%s", tt.name, n, tt.line, logs.String())
+		}
+	}
+}
+
+func TestSink_PublishFailsWhileTheServerIsDownAndWorksAfterItReturns(t *testing.T) {
+	srv := relaytest.StartNATS(t)
+	_, js := connect(t, srv.URL())
+	st := createStream(t, js, "TASKS", "tasks.>")
+	s := newSink(t, srv.URL(), natssink.Config{}, quietLogger)
+	msg := func(id string) []schema.Message {
+		return []schema.Message{{Destination: "tasks.updated", ID: id, Body: []byte(`{}`)}}
+	}
+	if err := s.Publish(testContext(t), msg("before")); err != nil {
+		t.Fatalf("publish before stop: %v", err)
+	}
+
+	srv.Stop()
+	relaytest.WaitFor(t, testTimeout, "sink to notice the server is gone", func() bool { return !s.Connected() })
+	if err := s.Publish(testContext(t), msg("while-reconnecting")); !errors.Is(err, natssink.ErrNotConnected) {
+		t.Fatalf("publish while reconnecting: got %v, want ErrNotConnected", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Publish(ctx, msg("during")) }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("publish while the server is down returned nil")
+		}
+		t.Logf("publish failed as expected: %v", err)
+	case <-time.After(testTimeout):
+		t.Fatalf("publish while the server is down did not return within %s", testTimeout)
+	}
+
+	srv.Start()
+	relaytest.WaitFor(t, testTimeout, "sink to reconnect", s.Connected)
+	if err := s.Publish(testContext(t), msg("after")); err != nil {
+		t.Fatalf("publish after restart: %v", err)
+	}
+	info, err := st.Info(testContext(t))
+	if err != nil {
+		t.Fatalf("stream info: %v", err)
+	}
+	if info.State.Msgs != 2 {
+		t.Fatalf("stream holds %d messages, want 2 (before and after)", info.State.Msgs)
+	}
+}
+
+func TestSink_CreateStreamCreatesAMissingStreamAndLeavesAnExistingOne(t *testing.T) {
+	srv := relaytest.StartNATS(t)
+	_, js := connect(t, srv.URL())
+	createStream(t, js, "KEPT", "kept.>")
+	tests := []struct {
+		name         string
+		spec         natssink.StreamSpec
+		wantSubjects []string
+		publishTo    string
+	}{
+		{"A missing stream is created", natssink.StreamSpec{Name: "MADE", Subjects: []string{"made.>"}}, []string{"made.>"}, "made.x"},
+		{"An existing stream keeps its config", natssink.StreamSpec{Name: "KEPT", Subjects: []string{"other.>"}}, []string{"kept.>"}, "kept.x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := tt.spec
+			s := newSink(t, srv.URL(), natssink.Config{CreateStream: &spec}, quietLogger)
+			st, err := js.Stream(testContext(t), tt.spec.Name)
+			if err != nil {
+				t.Fatalf("stream %s after New: %v", tt.spec.Name, err)
+			}
+			if got := st.CachedInfo().Config.Subjects; strings.Join(got, ",") != strings.Join(tt.wantSubjects, ",") {
+				t.Fatalf("subjects: got %v, want %v", got, tt.wantSubjects)
+			}
+			if err := s.Publish(testContext(t), []schema.Message{{Destination: tt.publishTo, ID: "1"}}); err != nil {
+				t.Fatalf("publish: %v", err)
+			}
+			if got := s.Mode(tt.publishTo); got != natssink.ModeJetStream {
+				t.Fatalf("Mode(%s): got %q, want %q", tt.publishTo, got, natssink.ModeJetStream)
+			}
+		})
+	}
+}
+
+func TestSink_WithConnSharesAndKeepsTheCallersConnection(t *testing.T) {
+	srv := relaytest.StartNATS(t)
+	nc, _ := connect(t, srv.URL())
+	s, err := natssink.New(testContext(t), natssink.Config{}, natssink.WithConn(nc), quietLogger)
+	if err != nil {
+		t.Fatalf("new sink: %v", err)
+	}
+	if s.Conn() != nc {
+		t.Fatal("Conn is not the connection given")
+	}
+	if err := s.Publish(testContext(t), []schema.Message{{Destination: "plain", Body: []byte("x")}}); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	if err := s.Close(testContext(t)); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if nc.IsClosed() {
+		t.Fatal("Close closed the caller's connection")
+	}
+}
+
+func TestNew_RejectsBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  natssink.Config
+		want string
+	}{
+		{"A missing URL", natssink.Config{}, "url is required"},
+		{"A negative publish timeout", natssink.Config{URL: "nats://x", PublishTimeout: -time.Second}, "publish_timeout must be >= 0, got -1s"},
+		{"A stream without subjects", natssink.Config{URL: "nats://x", CreateStream: &natssink.StreamSpec{Name: "S"}}, "create_stream: stream S: subjects must not be empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := natssink.New(context.Background(), tt.cfg)
+			if !errors.Is(err, natssink.ErrInvalidConfig) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want ErrInvalidConfig containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSink_PublishReturnsTheContextErrorWhenNoAckComes(t *testing.T) {
+	srv := relaytest.StartNATS(t)
+	_, js := connect(t, srv.URL())
+	// A NoAck stream stores messages but never acknowledges them.
+	if _, err := js.CreateStream(testContext(t), jetstream.StreamConfig{Name: "SILENT", Subjects: []string{"silent.>"}, NoAck: true}); err != nil {
+		t.Fatalf("create stream: %v", err)
+	}
+	s := newSink(t, srv.URL(), natssink.Config{}, quietLogger)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Publish(ctx, []schema.Message{{Destination: "silent.x", ID: "1"}}) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("got %v, want context.DeadlineExceeded", err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatalf("publish without acks did not return within %s", testTimeout)
+	}
+}
+
+func TestSink_PicksUpAStreamCreatedAfterTheSubjectWasCore(t *testing.T) {
+	srv := relaytest.StartNATS(t)
+	_, js := connect(t, srv.URL())
+	s := newSink(t, srv.URL(), natssink.Config{ClassifyTTL: time.Nanosecond}, quietLogger)
+	publish := func() {
+		t.Helper()
+		if err := s.Publish(testContext(t), []schema.Message{{Destination: "later.x", ID: "1"}}); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+	}
+	publish()
+	if got := s.Mode("later.x"); got != natssink.ModeCore {
+		t.Fatalf("Mode before the stream exists: got %q, want %q", got, natssink.ModeCore)
+	}
+	st := createStream(t, js, "LATER", "later.>")
+	publish()
+	if got := s.Mode("later.x"); got != natssink.ModeJetStream {
+		t.Fatalf("Mode after the stream exists: got %q, want %q", got, natssink.ModeJetStream)
+	}
+	if info, err := st.Info(testContext(t)); err != nil || info.State.Msgs != 1 {
+		t.Fatalf("stream info: %v, %+v; want 1 message", err, info)
+	}
+}

@@ -1,0 +1,91 @@
+package natssink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/reten/reten-relay/schema"
+)
+
+// toNatsMsg copies m into a NATS message: its headers as given plus Nats-Msg-Id.
+func toNatsMsg(m schema.Message) *nats.Msg {
+	nm := &nats.Msg{Subject: m.Destination, Data: m.Body}
+	if len(m.Headers) > 0 || m.ID != "" {
+		nm.Header = make(nats.Header, len(m.Headers)+1)
+		for k, v := range m.Headers {
+			// Direct assignment: NATS headers are case-sensitive and Set would not keep
+			// them as given on every nats.go version.
+			nm.Header[k] = []string{v}
+		}
+		if m.ID != "" {
+			nm.Header[jetstream.MsgIDHeader] = []string{m.ID}
+		}
+	}
+	return nm
+}
+
+// publishJetStream publishes msgs asynchronously, then waits for every PubAck in order.
+func (s *Sink) publishJetStream(ctx context.Context, msgs []schema.Message) error {
+	var opts []jetstream.PublishOpt
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) > 0 {
+		// When concurrent Publishes fill the async window, wait for room as long as ctx
+		// allows instead of nats.go's default 200ms.
+		opts = append(opts, jetstream.WithStallWait(time.Until(deadline)))
+	}
+	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
+	for _, m := range msgs {
+		f, err := s.js.PublishMsgAsync(toNatsMsg(m), opts...)
+		if err != nil {
+			// Earlier futures are abandoned: the client drops them after AckTimeout.
+			return fmt.Errorf("publish message %s to jetstream subject %s: %w", m.ID, m.Destination, notConnected(err))
+		}
+		futures = append(futures, f)
+	}
+	var errs []error
+	for i, f := range futures {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			if errors.Is(err, jetstream.ErrNoStreamResponse) {
+				// The stream may be gone: classify the subject again next time.
+				s.modes.forget(msgs[i].Destination)
+			}
+			errs = append(errs, fmt.Errorf("message %s: %w", msgs[i].ID, err))
+		case <-ctx.Done():
+			return fmt.Errorf("wait for jetstream acks on %s (%d of %d acknowledged): %w",
+				msgs[i].Destination, i, len(futures), ctx.Err())
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("publish to jetstream: %d of %d messages not acknowledged: %w",
+			len(errs), len(msgs), errors.Join(errs...))
+	}
+	return nil
+}
+
+// publishCore publishes msgs with core NATS and flushes: nil means the server has them.
+func (s *Sink) publishCore(ctx context.Context, msgs []schema.Message) error {
+	for _, m := range msgs {
+		if err := s.nc.PublishMsg(toNatsMsg(m)); err != nil {
+			return fmt.Errorf("publish message %s to nats subject %s: %w", m.ID, m.Destination, notConnected(err))
+		}
+	}
+	if err := s.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("flush %d messages to nats: %w", len(msgs), err)
+	}
+	return nil
+}
+
+// notConnected marks the error a publish gets while reconnecting (the reconnect buffer
+// is off, so it is "buffer exceeded") with ErrNotConnected.
+func notConnected(err error) error {
+	if errors.Is(err, nats.ErrReconnectBufExceeded) {
+		return fmt.Errorf("%w: %w", ErrNotConnected, err)
+	}
+	return err
+}

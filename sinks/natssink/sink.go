@@ -1,0 +1,213 @@
+// Package natssink publishes messages to NATS. A subject that a JetStream stream captures
+// is published with async JetStream publishes whose PubAcks are awaited (Nats-Msg-Id makes
+// re-publishes idempotent within the stream's duplicate window); any other subject is
+// published with core NATS and a flush, which is at-most-once for subscribers that are
+// not connected.
+package natssink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/reten/reten-relay/schema"
+)
+
+// Sink publishes to NATS. It satisfies relay.Sink and is safe for concurrent use.
+type Sink struct {
+	cfg     Config
+	log     zerolog.Logger
+	nc      *nats.Conn
+	ownConn bool
+	js      jetstream.JetStream
+	modes   *modeCache
+
+	mu        sync.Mutex // guards closed and the wg.Add in enter
+	closed    bool
+	inflight  sync.WaitGroup
+	closeOnce sync.Once
+	closeDone chan struct{}
+	closeErr  error
+}
+
+// New connects to cfg.URL (or uses WithConn's connection) and, when cfg.CreateStream is
+// set, creates that stream if it is missing. ctx bounds the stream creation.
+func New(ctx context.Context, cfg Config, opts ...Option) (*Sink, error) {
+	o := options{logger: zerolog.Nop()}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if o.conn == nil && cfg.URL == "" {
+		return nil, fmt.Errorf("%w: url is required", ErrInvalidConfig)
+	}
+	s := &Sink{cfg: cfg, log: o.logger, nc: o.conn, closeDone: make(chan struct{})}
+	if s.nc == nil {
+		nc, err := s.connect()
+		if err != nil {
+			return nil, err
+		}
+		s.nc, s.ownConn = nc, true
+	}
+	js, err := jetstream.New(s.nc,
+		jetstream.WithPublishAsyncTimeout(cfg.AckTimeout),
+		jetstream.WithPublishAsyncMaxPending(4*cfg.MaxInFlight))
+	if err != nil {
+		s.closeConn()
+		return nil, fmt.Errorf("create jetstream context: %w", err)
+	}
+	s.js = js
+	s.modes = newModeCache(js, cfg.ClassifyTTL, s.log)
+	if cfg.CreateStream != nil {
+		if err := s.EnsureStream(ctx, *cfg.CreateStream); err != nil {
+			s.closeConn()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// connect dials cfg.URL. It reconnects forever, and with no reconnect buffer: a publish
+// while disconnected fails at once instead of sitting in a buffer we might lose.
+func (s *Sink) connect() (*nats.Conn, error) {
+	nc, err := nats.Connect(s.cfg.URL,
+		nats.Name(s.cfg.Name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(s.cfg.ReconnectWait),
+		nats.ReconnectBufSize(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			s.log.Warn().Err(err).Msg("nats sink disconnected")
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			s.log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("nats sink reconnected")
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats %s: %w", s.cfg.URL, err)
+	}
+	return nc, nil
+}
+
+// Conn is the connection the sink publishes on, for sharing with a results consumer.
+func (s *Sink) Conn() *nats.Conn { return s.nc }
+
+// Connected reports whether the connection is up, for readiness.
+func (s *Sink) Connected() bool { return s.nc.IsConnected() }
+
+// Mode says how subject was last classified: ModeJetStream, ModeCore, or "" when no
+// message went to it yet.
+func (s *Sink) Mode(subject string) string { return s.modes.peek(subject) }
+
+// Publish sends msgs in order and returns nil only when every one is confirmed: by a
+// PubAck on JetStream subjects, by a flush on core subjects. It returns ErrClosed after
+// Close. A ctx without deadline gets Config.PublishTimeout.
+func (s *Sink) Publish(ctx context.Context, msgs []schema.Message) error {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.inflight.Done()
+	if len(msgs) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("publish to nats: %w", err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.cfg.PublishTimeout)
+		defer cancel()
+	}
+	for start := 0; start < len(msgs); {
+		mode, err := s.modes.classify(ctx, msgs[start].Destination)
+		if err != nil {
+			return err
+		}
+		// A run is consecutive messages of one mode, at most MaxInFlight long; runs go
+		// one after the other so the batch keeps its order.
+		end := start + 1
+		for end < len(msgs) && end-start < s.cfg.MaxInFlight {
+			next, err := s.modes.classify(ctx, msgs[end].Destination)
+			if err != nil {
+				return err
+			}
+			if next != mode {
+				break
+			}
+			end++
+		}
+		if mode == ModeJetStream {
+			err = s.publishJetStream(ctx, msgs[start:end])
+		} else {
+			err = s.publishCore(ctx, msgs[start:end])
+		}
+		if err != nil {
+			return err
+		}
+		start = end
+	}
+	return nil
+}
+
+// enter registers a Publish unless the sink is closed (kafka-go's enter/leave guard).
+func (s *Sink) enter() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	s.inflight.Add(1)
+	return nil
+}
+
+// Close stops new publishes, waits for those in flight (bounded by ctx), flushes and,
+// when the sink dialed the connection itself, closes it. Later calls return the first
+// call's result.
+func (s *Sink) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		defer close(s.closeDone)
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		var errs []error
+		waited := make(chan struct{})
+		go func() { s.inflight.Wait(); close(waited) }()
+		select {
+		case <-waited:
+		case <-ctx.Done():
+			errs = append(errs, fmt.Errorf("close nats sink: wait for in-flight publishes: %w", ctx.Err()))
+		}
+		if s.nc.IsConnected() {
+			fctx, cancel := ctx, context.CancelFunc(func() {})
+			if _, ok := ctx.Deadline(); !ok {
+				fctx, cancel = context.WithTimeout(ctx, s.cfg.PublishTimeout)
+			}
+			if err := s.nc.FlushWithContext(fctx); err != nil && !errors.Is(err, nats.ErrConnectionClosed) {
+				errs = append(errs, fmt.Errorf("close nats sink: flush: %w", err))
+			}
+			cancel()
+		}
+		s.closeConn()
+		s.closeErr = errors.Join(errs...)
+	})
+	select {
+	case <-s.closeDone:
+		return s.closeErr
+	case <-ctx.Done():
+		return fmt.Errorf("close nats sink: %w", ctx.Err())
+	}
+}
+
+func (s *Sink) closeConn() {
+	if s.ownConn {
+		s.nc.Close()
+	}
+}
