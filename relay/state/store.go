@@ -1,0 +1,155 @@
+// Package state is the durable state of the tasks pipeline on bbolt: the snapshot of every
+// task seen, the last published JSON of each live task, the outbox of events waiting for
+// their sinks, and the poller's bookkeeping. *Store satisfies tasks.StateStore.
+//
+// Every Commit and Ack is one bbolt transaction, fsynced before it returns (NoSync is never
+// turned on), so a crash leaves either all of a cycle's changes or none of them.
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/reten/reten-relay/relay/tasks"
+)
+
+// LockTimeout is how long Open waits for the file lock another process holds.
+const LockTimeout = 2 * time.Second
+
+// initialMmapSize is bbolt's first memory mapping: room for ~100k tasks and their outbox.
+const initialMmapSize = 1 << 30
+
+// ErrLocked: another process (most likely another reten-relay) has the state file open.
+var ErrLocked = errors.New("state file is locked by another process")
+
+// ErrCorrupt: the state file holds a record this version cannot read.
+var ErrCorrupt = errors.New("state file holds an unreadable record")
+
+var (
+	bucketSnapshot  = []byte("snapshot")
+	bucketPublished = []byte("published")
+	bucketOutbox    = []byte("outbox")
+	bucketMeta      = []byte("meta")
+	keyMeta         = []byte("poller")
+)
+
+// Store is the bbolt state store. Its methods are safe for concurrent use (bbolt
+// serialises writers), though the Poller calls them one at a time.
+type Store struct {
+	db   *bolt.DB
+	path string
+}
+
+var _ tasks.StateStore = (*Store)(nil)
+
+// Open opens or creates the state file at path (and its directory). It fails with ErrLocked
+// after LockTimeout when another process has the file open.
+func Open(path string) (*Store, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create state directory: %w", err)
+		}
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      LockTimeout,
+		FreelistType: bolt.FreelistMapType,
+		// Address space only: a large first mapping spares the remaps (each copies every
+		// live node) while a big first sync grows the file.
+		InitialMmapSize: initialMmapSize,
+	})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("open state %s: %w (is another reten-relay running with the same tasks.state?)", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open state %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketSnapshot, bucketPublished, bucketOutbox, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("initialise state %s: %w", path, err)
+	}
+	return &Store{db: db, path: path}, nil
+}
+
+// Close closes the file and releases its lock. Closing twice is harmless.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close state %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Path is the file the store was opened from.
+func (s *Store) Path() string { return s.path }
+
+// LoadIndex calls fn for every snapshot entry, tombstones included, in id order.
+func (s *Store) LoadIndex(ctx context.Context, fn func(id string, e tasks.Entry)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSnapshot).ForEach(func(k, v []byte) error {
+			e, err := decodeEntry(v)
+			if err != nil {
+				return fmt.Errorf("snapshot entry %q: %w", k, err)
+			}
+			fn(string(k), e)
+			return nil
+		})
+	})
+}
+
+// LoadPublished returns the last published JSON of each of ids that has one.
+func (s *Store) LoadPublished(ctx context.Context, ids []string) (map[string][]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]byte, len(ids))
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketPublished)
+		for _, id := range ids {
+			if v := b.Get([]byte(id)); v != nil {
+				out[id] = append([]byte(nil), v...) // bbolt's bytes die with the transaction
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read published tasks: %w", err)
+	}
+	return out, nil
+}
+
+// LoadMeta returns the bookkeeping of the last Commit, or zero Meta.
+func (s *Store) LoadMeta(ctx context.Context) (tasks.Meta, error) {
+	if err := ctx.Err(); err != nil {
+		return tasks.Meta{}, err
+	}
+	var m tasks.Meta
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketMeta).Get(keyMeta)
+		if v == nil {
+			return nil
+		}
+		var err error
+		m, err = decodeMeta(v)
+		return err
+	})
+	if err != nil {
+		return tasks.Meta{}, fmt.Errorf("read state meta: %w", err)
+	}
+	return m, nil
+}
