@@ -52,6 +52,9 @@ type Target struct {
 	Sink string
 	// Destination is the rendered subject or topic.
 	Destination string
+	// Key is the Kafka record key; empty means the task id, which keeps each task's events
+	// in order in one partition.
+	Key string
 }
 
 // Router decides where a task event goes. relay/routing builds one from config.

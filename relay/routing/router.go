@@ -40,19 +40,15 @@ type Router struct {
 type compiled struct {
 	name, sink string
 	tmpl, key  *Template
-	filters    []filter
+	// customKey is false for the default key template: Target.Key stays empty, which
+	// means the task id, and rendering is skipped.
+	customKey bool
+	filters   []filter
 }
 
 type filter struct {
 	field  Field
 	values []string
-}
-
-// KeyedTarget is a target with the Kafka record key its route renders.
-type KeyedTarget struct {
-	relay.Target
-	// Key is the rendered key template (unescaped).
-	Key string
 }
 
 // New compiles routes, in order.
@@ -97,6 +93,7 @@ func compile(rt Route) (compiled, error) {
 	if key == "" {
 		key = DefaultKeyTemplate
 	}
+	c.customKey = key != DefaultKeyTemplate
 	if c.key, err = ParseTemplate(key); err != nil {
 		return c, fmt.Errorf("%w: key: %w", ErrInvalidRoute, err)
 	}
@@ -116,31 +113,19 @@ func compile(rt Route) (compiled, error) {
 	return c, nil
 }
 
-// Route returns the target of every route that matches ev, in route order; nil when none
-// does. It satisfies relay.Router.
+// Route returns the target of every route that matches ev, in route order, with its
+// rendered Kafka key; nil when none does. It satisfies relay.Router.
 func (r *Router) Route(ev schema.Event) []relay.Target {
 	v := valuesOf(ev, r.needTask)
 	var out []relay.Target
 	for i := range r.routes {
 		c := &r.routes[i]
 		if c.matches(v) {
-			out = append(out, relay.Target{Route: c.name, Sink: c.sink, Destination: c.tmpl.Render(v)})
-		}
-	}
-	return out
-}
-
-// RouteKeyed is Route with the Kafka key of each target.
-func (r *Router) RouteKeyed(ev schema.Event) []KeyedTarget {
-	v := valuesOf(ev, r.needTask)
-	var out []KeyedTarget
-	for i := range r.routes {
-		c := &r.routes[i]
-		if c.matches(v) {
-			out = append(out, KeyedTarget{
-				Target: relay.Target{Route: c.name, Sink: c.sink, Destination: c.tmpl.Render(v)},
-				Key:    c.key.RenderRaw(v),
-			})
+			t := relay.Target{Route: c.name, Sink: c.sink, Destination: c.tmpl.Render(v)}
+			if c.customKey {
+				t.Key = c.key.RenderRaw(v)
+			}
+			out = append(out, t)
 		}
 	}
 	return out

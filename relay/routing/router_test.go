@@ -122,14 +122,14 @@ func TestRouter_RouteReturnsNilWhenNothingMatches(t *testing.T) {
 	}
 }
 
-func TestRouter_RouteKeyedRendersKeys(t *testing.T) {
+func TestRouter_RouteRendersKeys(t *testing.T) {
 	r := mustNew(t,
 		routing.Route{Name: "default-key", Sink: "kafka", Template: "tasks"},
 		routing.Route{Name: "by-commerce", Sink: "kafka", Template: "tasks", KeyTemplate: "{commerce_external_id}"},
 	)
-	got := r.RouteKeyed(event(t, schema.OpCreated, "t-1", sampleTask, ""))
-	if len(got) != 2 || got[0].Key != "t-1" || got[1].Key != "COM-001" || got[1].Route != "by-commerce" {
-		t.Fatalf("RouteKeyed = %+v", got)
+	got := r.Route(event(t, schema.OpCreated, "t-1", sampleTask, ""))
+	if len(got) != 2 || got[0].Key != "" || got[1].Key != "COM-001" || got[1].Route != "by-commerce" {
+		t.Fatalf("Route = %+v", got)
 	}
 }
 

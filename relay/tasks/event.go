@@ -67,13 +67,17 @@ func decodeEvent(body []byte) (schema.Event, error) {
 	return ev, nil
 }
 
-// message addresses one encoded event to one target. The Kafka key is the task id, so each
-// task's events stay in order in one partition; the ce_* headers let consumers filter
+// message addresses one encoded event to one target. The Kafka key is the route's key,
+// by default the task id, so each task's events stay in order in one partition; the ce_* headers let consumers filter
 // without parsing the body.
 func message(ev schema.Event, body []byte, t relay.Target) schema.Message {
+	key := t.Key
+	if key == "" {
+		key = ev.Subject
+	}
 	return schema.Message{
 		Destination: t.Destination,
-		Key:         ev.Subject,
+		Key:         key,
 		ID:          ev.ID,
 		Headers: map[string]string{
 			"ce_specversion": ev.SpecVersion,
