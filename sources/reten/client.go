@@ -233,4 +233,3 @@ func trim(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
-
