@@ -47,6 +47,8 @@ type Config struct {
 	Health *ops.Health
 	// Now is the clock for event times and health. Default: time.Now.
 	Now func() time.Time
+	// OnCycle, when set, is told about every cycle as it ends (the demo prints them).
+	OnCycle func(CycleReport, error)
 	// Hooks are test seams for crash tests; leave zero in production.
 	Hooks Hooks
 }

@@ -82,6 +82,9 @@ func (p *Poller) Cycle(ctx context.Context) (CycleReport, error) {
 	err := p.cycle(ctx, &rep, start)
 	rep.Duration = p.cfg.Now().Sub(start)
 	p.record(ctx, rep, err)
+	if p.cfg.OnCycle != nil {
+		p.cfg.OnCycle(rep, err)
+	}
 	return rep, err
 }
 

@@ -1,0 +1,235 @@
+package results_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/reten/reten-relay/relay"
+	"github.com/reten/reten-relay/relay/ops"
+	"github.com/reten/reten-relay/relay/results"
+	"github.com/reten/reten-relay/schema"
+)
+
+// settlement is what happened to one message.
+type settlement struct {
+	acked   bool
+	retried bool
+	delay   time.Duration
+}
+
+// fakeSource delivers scripted messages and records how each was settled.
+type fakeSource struct {
+	ch chan schema.Received
+	mu sync.Mutex
+	by map[uint64]*settlement
+	n  uint64
+}
+
+func newFakeSource() *fakeSource {
+	return &fakeSource{ch: make(chan schema.Received, 1000), by: map[uint64]*settlement{}}
+}
+
+func (s *fakeSource) put(body string) uint64 {
+	s.mu.Lock()
+	s.n++
+	seq := s.n
+	st := &settlement{}
+	s.by[seq] = st
+	s.mu.Unlock()
+	s.ch <- schema.Received{
+		Body: []byte(body), Origin: schema.Origin{Subject: "reten.results.x", Sequence: seq}, Deliveries: 1,
+		Headers: map[string]string{"h": "v"},
+		Ack: func(context.Context) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			st.acked = true
+			return nil
+		},
+		Retry: func(_ context.Context, d time.Duration) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			st.retried, st.delay = true, d
+			return nil
+		},
+	}
+	return seq
+}
+
+func (s *fakeSource) get(seq uint64) settlement {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return *s.by[seq]
+}
+
+func (s *fakeSource) Receive(ctx context.Context) (schema.Received, error) {
+	select {
+	case m := <-s.ch:
+		return m, nil
+	case <-ctx.Done():
+		return schema.Received{}, ctx.Err()
+	}
+}
+
+func (s *fakeSource) Close(context.Context) error { return nil }
+
+// apiError behaves like sources/reten's error: a class plus status and Retry-After.
+type apiError struct {
+	class      error
+	status     int
+	retryAfter time.Duration
+	perm       string
+}
+
+func (e *apiError) Error() string                  { return fmt.Sprintf("reten: %d", e.status) }
+func (e *apiError) Is(t error) bool                { return t == e.class }
+func (e *apiError) HTTPStatus() int                { return e.status }
+func (e *apiError) RetryAfterDelay() time.Duration { return e.retryAfter }
+func (e *apiError) RequiredPermission() string     { return e.perm }
+func (e *apiError) Response() string               { return `{"statusCode":` + fmt.Sprint(e.status) + `}` }
+
+func statusErr(status int) error {
+	switch {
+	case status == 401 || status == 403:
+		return &apiError{class: schema.ErrAuth, status: status, perm: "SUBMIT_ACTIVITY_RESULT"}
+	case status == 409:
+		return &apiError{class: schema.ErrConflict, status: status}
+	case status == 429 || status >= 500:
+		return &apiError{class: schema.ErrTransient, status: status}
+	default:
+		return &apiError{class: schema.ErrRejected, status: status}
+	}
+}
+
+// fakeSubmitter answers from a per-call function and records the bodies it got.
+type fakeSubmitter struct {
+	mu     sync.Mutex
+	answer func(n int, body []byte) error
+	bodies [][]byte
+	types  []schema.ResultType
+}
+
+func (f *fakeSubmitter) SubmitResult(_ context.Context, body []byte) (int, error) {
+	f.mu.Lock()
+	f.bodies = append(f.bodies, body)
+	n := len(f.bodies)
+	answer := f.answer
+	f.mu.Unlock()
+	if answer == nil {
+		return 201, nil
+	}
+	if err := answer(n, body); err != nil {
+		return errStatusOf(err), err
+	}
+	return 201, nil
+}
+
+func errStatusOf(err error) int {
+	var e *apiError
+	if errors.As(err, &e) {
+		return e.status
+	}
+	return 0
+}
+
+func (f *fakeSubmitter) calls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.bodies)
+}
+
+func (f *fakeSubmitter) ListResultTypes(context.Context) ([]schema.ResultType, error) {
+	if f.types != nil {
+		return f.types, nil
+	}
+	return []schema.ResultType{{Code: "SALE_COMPLETED"}, {Code: "RESCHEDULE", RequiresFutureScheduledAt: true}}, nil
+}
+
+// fakeSink records published messages, or fails while failing is set.
+type fakeSink struct {
+	mu      sync.Mutex
+	msgs    []schema.Message
+	failing bool
+}
+
+func (s *fakeSink) Publish(_ context.Context, msgs []schema.Message) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failing {
+		return errors.New("broker down")
+	}
+	s.msgs = append(s.msgs, msgs...)
+	return nil
+}
+
+func (s *fakeSink) Close(context.Context) error { return nil }
+
+func (s *fakeSink) deadLetters(t *testing.T) []schema.DeadLetter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []schema.DeadLetter
+	for _, m := range s.msgs {
+		if m.Destination != "dlq" {
+			continue
+		}
+		var dl schema.DeadLetter
+		if err := json.Unmarshal(m.Body, &dl); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, dl)
+	}
+	return out
+}
+
+var (
+	_ relay.ResultSource = (*fakeSource)(nil)
+	_ relay.Submitter    = (*fakeSubmitter)(nil)
+	_ relay.Sink         = (*fakeSink)(nil)
+)
+
+type harness struct {
+	src    *fakeSource
+	sub    *fakeSubmitter
+	sink   *fakeSink
+	health *ops.Health
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// start runs a pipeline with tiny waits; mutate may change the config.
+func start(t *testing.T, sub *fakeSubmitter, mutate func(*results.Config)) *harness {
+	t.Helper()
+	h := &harness{src: newFakeSource(), sub: sub, sink: &fakeSink{}, health: ops.NewHealth(), done: make(chan struct{})}
+	cfg := results.Config{
+		Source: h.src, Submitter: sub, DeadLetters: h.sink, DeadLetterDestination: "dlq",
+		Outcomes: h.sink, OutcomeDestination: "outcomes", Concurrency: 4,
+		Backoff:  results.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, MaxElapsed: time.Minute},
+		LongWait: time.Second, AuthProbeInterval: 20 * time.Millisecond, Health: h.health,
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	p, err := results.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cancel = cancel
+	go func() {
+		defer close(h.done)
+		if err := p.Run(ctx); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	t.Cleanup(h.stop)
+	return h
+}
+
+func (h *harness) stop() {
+	h.cancel()
+	<-h.done
+}
