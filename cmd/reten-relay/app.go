@@ -1,0 +1,394 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/reten/reten-relay/relay"
+	"github.com/reten/reten-relay/relay/config"
+	"github.com/reten/reten-relay/relay/ops"
+	"github.com/reten/reten-relay/relay/results"
+	"github.com/reten/reten-relay/relay/state"
+	"github.com/reten/reten-relay/relay/tasks"
+	"github.com/reten/reten-relay/sinks/embeddednats"
+	"github.com/reten/reten-relay/sinks/kafkasink"
+	"github.com/reten/reten-relay/sinks/natssink"
+	"github.com/reten/reten-relay/sources/reten"
+	"github.com/reten/reten-relay/sources/reten/retensim"
+)
+
+// taskStream is the JetStream stream the relay creates for task subjects when no stream
+// captures them yet (an existing stream is used as it is and never changed).
+const taskStream = "RETEN_TASKS"
+
+// app is one wired relay: every concrete component the config asks for. build creates it,
+// Run runs it until ctx is done and then takes it apart in reverse order.
+type app struct {
+	cfg     *config.Config
+	log     zerolog.Logger
+	health  *ops.Health
+	metrics *ops.Metrics
+
+	natsURL string
+	retenURL string
+	sim     *retensim.Sim
+	client  *reten.Client
+	nats    *natssink.Sink
+	kafka   *kafkasink.Sink
+	sinks   map[string]relay.Sink
+	store   *state.Store
+	poller  *tasks.Poller
+	results runner
+
+	listener net.Listener
+	closers  []namedCloser
+}
+
+// runner is a pipeline: Run blocks until ctx is done.
+type runner interface {
+	Run(ctx context.Context) error
+}
+
+type namedCloser struct {
+	name  string
+	close func(ctx context.Context) error
+}
+
+// appOptions are what demo and tests change on top of the config.
+type appOptions struct {
+	// simOptions seed the in-process simulator when reten.url is "simulator".
+	simOptions []retensim.Option
+	// taskHooks are crash-test seams of the poller.
+	taskHooks tasks.Hooks
+	// onCycle is told about every poll cycle (the demo prints them).
+	onCycle func(tasks.CycleReport, error)
+	// onSettled is told about every settled result message (the demo prints them).
+	onSettled func(results.Settled)
+}
+
+func (a *app) onClose(name string, f func(ctx context.Context) error) {
+	a.closers = append(a.closers, namedCloser{name, f})
+}
+
+// build wires every component the config enables. On error, what was built is closed.
+func build(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts appOptions) (_ *app, err error) {
+	a := &app{cfg: cfg, log: log, health: ops.NewHealth(), metrics: ops.NewMetrics(), sinks: map[string]relay.Sink{}}
+	defer func() {
+		if err != nil {
+			_ = a.close(context.Background())
+		}
+	}()
+	// The listener first: a port in use should fail before anything else starts.
+	if a.listener, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
+		return nil, fmt.Errorf("http.listen: %w", err)
+	}
+	a.onClose("http listener", func(context.Context) error { return a.listener.Close() })
+	if err := a.buildReten(cfg, opts); err != nil {
+		return nil, err
+	}
+	if err := a.buildNATS(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if err := a.buildKafka(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if cfg.Tasks != nil {
+		if err := a.buildTasks(cfg, opts); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Results != nil {
+		if err := a.buildResults(ctx, cfg, opts); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// buildReten starts the in-process simulator when asked to, and the Reten client.
+func (a *app) buildReten(cfg *config.Config, opts appOptions) error {
+	a.retenURL = cfg.Reten.BaseURL()
+	key := cfg.Reten.APIKey.Reveal()
+	if cfg.Reten.IsSimulator() {
+		sim, err := retensim.Start("127.0.0.1:0", opts.simOptions...)
+		if err != nil {
+			return fmt.Errorf("start reten simulator: %w", err)
+		}
+		a.sim = sim
+		a.onClose("reten simulator", func(context.Context) error { sim.Close(); return nil })
+		a.retenURL, key = sim.URL(), sim.APIKey()
+		a.log.Info().Str("url", a.retenURL).Msg("reten: using the in-process simulator")
+	}
+	maxConns := 8
+	if cfg.Tasks != nil {
+		maxConns = max(maxConns, cfg.Tasks.Concurrency*2)
+	}
+	if cfg.Results != nil {
+		maxConns = max(maxConns, cfg.Results.Concurrency*2)
+	}
+	client, err := reten.New(reten.Config{
+		BaseURL:   a.retenURL,
+		APIKey:    reten.APIKey(key),
+		Timeout:   cfg.Reten.Timeout,
+		MaxConns:  maxConns,
+		UserAgent: userAgent(),
+	})
+	if err != nil {
+		return fmt.Errorf("reten client: %w", err)
+	}
+	a.client = client
+	return nil
+}
+
+// needsNATS reports whether anything in the config talks to NATS.
+func needsNATS(cfg *config.Config) bool {
+	if cfg.Results != nil && cfg.Results.Source == config.SinkNATS {
+		return true
+	}
+	if cfg.Tasks != nil {
+		for _, r := range cfg.Tasks.Routes {
+			if r.Sink == config.SinkNATS {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// buildNATS starts the embedded server when asked to and connects the NATS sink, creating
+// the task stream when no stream captures the task subjects.
+func (a *app) buildNATS(ctx context.Context, cfg *config.Config) error {
+	if !needsNATS(cfg) {
+		return nil
+	}
+	a.natsURL = cfg.NATS.URL
+	if cfg.NATS.Embedded() {
+		srv, err := embeddednats.Start(embeddednats.Options{
+			Host: cfg.NATS.EmbeddedHost, Port: cfg.NATS.EmbeddedPort, StoreDir: cfg.NATS.StoreDir, SyncAlways: true,
+		})
+		if err != nil {
+			return fmt.Errorf("nats: %w", err)
+		}
+		a.onClose("embedded nats", func(context.Context) error { srv.Shutdown(); return nil })
+		a.natsURL = srv.URL()
+		a.log.Info().Str("url", a.natsURL).Str("store", cfg.NATS.StoreDir).Msg("nats: embedded server with JetStream started")
+	}
+	ncfg := natssink.Config{URL: a.natsURL, Name: cfg.NATS.Name}
+	if subjects := taskSubjects(cfg); len(subjects) > 0 {
+		ncfg.CreateStream = &natssink.StreamSpec{Name: taskStream, Subjects: subjects}
+	}
+	sink, err := natssink.New(ctx, ncfg, natssink.WithLogger(a.log.With().Str("component", "nats").Logger()))
+	if err != nil {
+		return fmt.Errorf("nats %s: %w", a.natsURL, err)
+	}
+	a.nats = sink
+	a.sinks[config.SinkNATS] = sink
+	a.onClose("nats sink", sink.Close)
+	a.health.Register("nats", "connecting")
+	return nil
+}
+
+// taskSubjects turns the NATS routes' subject templates into stream subjects: every
+// {field} becomes the wildcard *, since a rendered value is always one token.
+func taskSubjects(cfg *config.Config) []string {
+	if cfg.Tasks == nil {
+		return nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range cfg.Tasks.Routes {
+		if r.Sink != config.SinkNATS {
+			continue
+		}
+		s := wildcardTemplate(r.Subject)
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func wildcardTemplate(tmpl string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(tmpl, '{')
+		j := strings.IndexByte(tmpl, '}')
+		if i < 0 || j < i {
+			b.WriteString(tmpl)
+			return b.String()
+		}
+		b.WriteString(tmpl[:i])
+		b.WriteByte('*')
+		tmpl = tmpl[j+1:]
+	}
+}
+
+// buildKafka connects the Kafka sink when brokers are configured and makes sure the static
+// topics exist (creating them only when kafka.create_topics allows it).
+func (a *app) buildKafka(ctx context.Context, cfg *config.Config) error {
+	if !cfg.Kafka.Configured() {
+		return nil
+	}
+	sink, err := kafkasink.New(ctx, kafkasink.Config{
+		Brokers: cfg.Kafka.Brokers, ClientID: cfg.Kafka.ClientID, CreateTopics: cfg.Kafka.CreateTopics,
+		Partitions: cfg.Kafka.TopicPartitions, ReplicationFactor: cfg.Kafka.ReplicationFactor,
+	}, kafkasink.WithLogger(a.log.With().Str("component", "kafka").Logger()))
+	if err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	a.kafka = sink
+	a.sinks[config.SinkKafka] = sink
+	a.onClose("kafka sink", sink.Close)
+	var topics []string
+	if cfg.Tasks != nil {
+		for _, r := range cfg.Tasks.Routes {
+			if r.Sink == config.SinkKafka && !strings.Contains(r.Topic, "{") {
+				topics = append(topics, r.Topic)
+			}
+		}
+	}
+	if cfg.Results != nil && cfg.Results.Source == config.SinkKafka {
+		topics = append(topics, cfg.Results.DeadLetter)
+		if cfg.Results.Outcomes != "" {
+			topics = append(topics, cfg.Results.Outcomes)
+		}
+	}
+	if len(topics) > 0 {
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := sink.EnsureTopics(tctx, topics); err != nil {
+			return fmt.Errorf("kafka: %w", err)
+		}
+	}
+	return nil
+}
+
+// buildTasks opens the state store and wires the poller.
+func (a *app) buildTasks(cfg *config.Config, opts appOptions) error {
+	tc := cfg.Tasks
+	router, err := tc.NewRouter()
+	if err != nil {
+		return fmt.Errorf("tasks.routes: %w", err)
+	}
+	st, err := state.Open(tc.State)
+	if err != nil {
+		return fmt.Errorf("tasks.state %s: %w", tc.State, err)
+	}
+	a.store = st
+	a.onClose("state store", func(context.Context) error { return st.Close() })
+	log := a.log.With().Str("component", "tasks").Logger()
+	a.poller, err = tasks.New(tasks.Config{
+		Source:      a.eventSource(),
+		Interval:    tc.Interval,
+		List:        schemaListOptions(tc),
+		EmitInitial: tc.EmitInitial,
+		DeleteGuard: tasks.DeleteGuard{MaxShare: tc.DeleteGuard.MaxShare, MinSnapshot: tc.DeleteGuard.MinSnapshot, ConfirmCycles: tc.DeleteGuard.ConfirmCycles},
+		Lister:      a.client,
+		Router:      router,
+		Sinks:       a.sinks,
+		Store:       st,
+		Logger:      log,
+		Metrics:     a.metrics,
+		Health:      a.health,
+		Hooks:       opts.taskHooks,
+		OnCycle:     opts.onCycle,
+	})
+	if err != nil {
+		return fmt.Errorf("tasks: %w", err)
+	}
+	return nil
+}
+
+// eventSource is the CloudEvents source of task events: the Reten base URL as configured
+// (the simulator's stable name rather than its random port, so ids survive restarts).
+func (a *app) eventSource() string {
+	if a.cfg.Reten.IsSimulator() {
+		return "reten-simulator"
+	}
+	return a.retenURL
+}
+
+// Run serves HTTP and runs the pipelines until ctx is done, then shuts everything down.
+func (a *app) Run(ctx context.Context) error {
+	srv := &http.Server{Handler: ops.Handler(a.health, a.metrics), ReadHeaderTimeout: 5 * time.Second}
+	a.log.Info().Str("listen", a.listener.Addr().String()).Msg("http: serving /healthz /readyz /metrics")
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	goRun := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	go func() {
+		if err := srv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	goRun("nats health", a.watchNATS)
+	if a.poller != nil {
+		goRun("tasks", a.poller.Run)
+	}
+	if a.results != nil {
+		goRun("results", a.results.Run)
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errs:
+	}
+	a.log.Info().Msg("shutting down: draining in-flight work")
+	wg.Wait()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	return errors.Join(runErr, a.close(shutdownCtx))
+}
+
+// watchNATS keeps the "nats" health component in step with the connection.
+func (a *app) watchNATS(ctx context.Context) error {
+	if a.nats == nil {
+		return nil
+	}
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		if a.nats.Connected() {
+			if a.health.Set("nats", true, "") {
+				a.log.Info().Msg("nats: connected")
+			}
+		} else if a.health.Set("nats", false, "not connected to "+a.natsURL) {
+			a.log.Warn().Msg("nats: connection lost, reconnecting")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// close releases everything in reverse order of creation.
+func (a *app) close(ctx context.Context) error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		c := a.closers[i]
+		if err := c.close(ctx); err != nil && !errors.Is(err, net.ErrClosed) {
+			errs = append(errs, fmt.Errorf("close %s: %w", c.name, err))
+		}
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/reten/reten-relay/relay"
+	"github.com/reten/reten-relay/relay/config"
+	"github.com/reten/reten-relay/relay/results"
+	"github.com/reten/reten-relay/sinks/natssink"
+	"github.com/reten/reten-relay/sources/kafkaresults"
+	"github.com/reten/reten-relay/sources/natsresults"
+)
+
+// Streams the relay creates for its own NATS outputs when no stream captures them yet.
+const (
+	deadLetterStream = "RETEN_DLQ"
+	outcomeStream    = "RETEN_OUTCOMES"
+)
+
+// buildResults wires the results pipeline: the source of result messages, the sink of dead
+// letters and outcomes on the same broker, and the Reten client as submitter.
+func (a *app) buildResults(ctx context.Context, cfg *config.Config, opts appOptions) error {
+	rc := cfg.Results
+	log := a.log.With().Str("component", "results").Logger()
+	var (
+		source relay.ResultSource
+		out    relay.Sink
+	)
+	switch rc.Source {
+	case config.SinkNATS:
+		// Dead letters must survive: they go into a stream, created when none captures them.
+		if err := a.nats.EnsureStream(ctx, natssink.StreamSpec{Name: deadLetterStream, Subjects: []string{rc.DeadLetter}}); err != nil {
+			return fmt.Errorf("results.dead_letter: %w", err)
+		}
+		if rc.Outcomes != "" {
+			if err := a.nats.EnsureStream(ctx, natssink.StreamSpec{Name: outcomeStream, Subjects: []string{rc.Outcomes}}); err != nil {
+				return fmt.Errorf("results.outcomes: %w", err)
+			}
+		}
+		src, err := natsresults.New(ctx, a.nats.Conn(), natsresults.Config{
+			Stream: rc.Stream, Subjects: []string{rc.Subject}, Durable: rc.Durable,
+			MaxAckPending: max(256, rc.Concurrency*4), Logger: log,
+		})
+		if err != nil {
+			return fmt.Errorf("results: %w", err)
+		}
+		source, out = src, a.nats
+	case config.SinkKafka:
+		src, err := kafkaresults.New(ctx, kafkaresults.Config{
+			Brokers: cfg.Kafka.Brokers, Topic: rc.Topic, Group: rc.Group, Logger: log,
+		})
+		if err != nil {
+			return fmt.Errorf("results: %w", err)
+		}
+		source, out = src, a.kafka
+	default:
+		return fmt.Errorf("results.source %q: want nats or kafka", rc.Source)
+	}
+	a.onClose("results source", source.Close)
+	rcfg := results.Config{
+		Source:                source,
+		Submitter:             a.client,
+		DeadLetters:           out,
+		DeadLetterDestination: rc.DeadLetter,
+		Concurrency:           rc.Concurrency,
+		Backoff:               results.Backoff{Initial: rc.Backoff.Initial, Max: rc.Backoff.Max, MaxElapsed: rc.Backoff.MaxElapsed},
+		OnConflict:            rc.OnConflict,
+		AuthProbeInterval:     rc.AuthProbeInterval,
+		ResultTypesRefresh:    rc.ResultTypesRefresh,
+		Logger:                log,
+		Metrics:               a.metrics,
+		Health:                a.health,
+		OnSettled:             opts.onSettled,
+	}
+	if rc.Outcomes != "" {
+		rcfg.Outcomes, rcfg.OutcomeDestination = out, rc.Outcomes
+	}
+	p, err := results.New(rcfg)
+	if err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	a.results = p
+	return nil
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/reten/reten-relay/relay/config"
+	"github.com/reten/reten-relay/sources/natsresults"
+)
+
+// cmdDLQ is `dlq replay`: dead letters back to the results input, rate-limited.
+func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
+	if len(args) == 0 || args[0] != "replay" {
+		fmt.Fprintln(stderr, "usage: reten-relay dlq replay [-config config.yaml] [-limit N] [-rate 50]")
+		return exitUsage
+	}
+	fs := flag.NewFlagSet("dlq replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "config.yaml", "config file")
+	limit := fs.Int("limit", 0, "replay at most this many (0: all there are now)")
+	perSecond := fs.Float64("rate", 50, "messages per second at most")
+	if err := fs.Parse(args[1:]); err != nil {
+		return exitUsage
+	}
+	cfg, code := loadConfig(*path, stderr, getenv)
+	if cfg == nil {
+		return code
+	}
+	if cfg.Results == nil {
+		fmt.Fprintf(stderr, "%s: the results section is missing, so there is no dead-letter subject\n", *path)
+		return exitUsage
+	}
+	if cfg.Results.Source != config.SinkNATS {
+		fmt.Fprintln(stderr, "dlq replay: only results.source nats is supported so far; on Kafka, copy the dead-letter topic's `message` fields back with your tooling")
+		return exitUsage
+	}
+	if cfg.NATS.Embedded() {
+		fmt.Fprintln(stderr, "dlq replay: nats.url is embedded: the server only runs inside `reten-relay run`; point nats.url at it (its embedded_port) to replay")
+		return exitUsage
+	}
+	log, _ := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	nc, err := nats.Connect(cfg.NATS.URL, nats.Name(cfg.NATS.Name+"-dlq-replay"))
+	if err != nil {
+		fmt.Fprintf(stderr, "dlq replay: nats %s: %v\n", cfg.NATS.URL, err)
+		return exitFailure
+	}
+	defer nc.Close()
+	n, err := natsresults.Replay(ctx, nc, natsresults.ReplayOptions{
+		DeadLetterSubject: cfg.Results.DeadLetter, InputSubject: cfg.Results.Subject, Limit: *limit, Rate: *perSecond, Logger: log,
+	})
+	fmt.Fprintf(stdout, "replayed %d dead letters from %s\n", n, cfg.Results.DeadLetter)
+	if err != nil {
+		fmt.Fprintf(stderr, "dlq replay: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/reten/reten-relay/relay/config"
+	"github.com/reten/reten-relay/schema"
+)
+
+// cmdRun runs the pipelines the config enables until ctx is done.
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "config.yaml", "config file")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	cfg, code := loadConfig(*path, stderr, getenv)
+	if cfg == nil {
+		return code
+	}
+	log, err := newLogger(stdout, cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: log: %v\n", *path, err)
+		return exitUsage
+	}
+	for _, w := range cfg.Warnings() {
+		log.Warn().Msg(w.Error())
+	}
+	return runApp(ctx, cfg, *path, log, getenv, appOptions{})
+}
+
+// runApp builds and runs the relay, reloading routes on SIGHUP and on file change.
+func runApp(ctx context.Context, cfg *config.Config, path string, log zerolog.Logger, getenv env, opts appOptions) int {
+	a, err := build(ctx, cfg, log, opts)
+	if err != nil {
+		log.Error().Err(err).Msg("start-up failed")
+		return exitFailure
+	}
+	if path != "" {
+		go a.watchConfig(ctx, path, getenv)
+	}
+	if err := a.Run(ctx); err != nil {
+		log.Error().Err(err).Msg("stopped with an error")
+		return exitFailure
+	}
+	log.Info().Msg("stopped")
+	return exitOK
+}
+
+// loadConfig loads and validates a config file. A config error prints
+// FILE:LINE: FIELD: what is wrong and nothing else, and returns exit code 2.
+func loadConfig(path string, stderr io.Writer, getenv env) (*config.Config, int) {
+	cfg, err := config.LoadFile(path, getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return nil, exitUsage
+	}
+	return cfg, exitOK
+}
+
+// watchConfig reloads the routes on SIGHUP and when the file changes. A config that does
+// not load is logged and the old one kept. Only the routes change at run time; other
+// changes need a restart, which is logged.
+func (a *app) watchConfig(ctx context.Context, path string, getenv env) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	modTime := fileModTime(path)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			a.reload(path, getenv, "SIGHUP")
+		case <-t.C:
+			if m := fileModTime(path); !m.Equal(modTime) {
+				modTime = m
+				a.reload(path, getenv, "file changed")
+			}
+		}
+	}
+}
+
+func fileModTime(path string) time.Time {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
+}
+
+// reload swaps the poller's routes for those of the file, atomically between cycles.
+func (a *app) reload(path string, getenv env, why string) {
+	log := a.log.With().Str("config", path).Str("trigger", why).Logger()
+	cfg, err := config.LoadFile(path, getenv)
+	if err != nil {
+		var ce config.Errors
+		if errors.As(err, &ce) {
+			for _, e := range ce {
+				log.Error().Msg("config reload refused: " + e.Error())
+			}
+		} else {
+			log.Error().Err(err).Msg("config reload refused")
+		}
+		return
+	}
+	if a.poller == nil || cfg.Tasks == nil {
+		log.Warn().Msg("config reloaded: only tasks.routes change at run time; restart for other changes")
+		return
+	}
+	router, err := cfg.Tasks.NewRouter()
+	if err != nil {
+		log.Error().Err(err).Msg("config reload refused")
+		return
+	}
+	for _, r := range cfg.Tasks.Routes {
+		if _, ok := a.sinks[r.Sink]; !ok {
+			log.Error().Str("route", r.Name).Msgf("config reload refused: sink %q is not running; restart to add it", r.Sink)
+			return
+		}
+	}
+	a.poller.SetRouter(router)
+	log.Info().Int("routes", len(cfg.Tasks.Routes)).Msg("config reloaded: new routes apply from the next cycle")
+}
+
+func schemaListOptions(tc *config.TasksConfig) schema.ListOptions {
+	return schema.ListOptions{PageSize: tc.PageSize, Concurrency: tc.Concurrency, Query: tc.Query}
+}
