@@ -37,16 +37,16 @@ type app struct {
 	health  *ops.Health
 	metrics *ops.Metrics
 
-	natsURL string
+	natsURL  string
 	retenURL string
-	sim     *retensim.Sim
-	client  *reten.Client
-	nats    *natssink.Sink
-	kafka   *kafkasink.Sink
-	sinks   map[string]relay.Sink
-	store   *state.Store
-	poller  *tasks.Poller
-	results runner
+	sim      *retensim.Sim
+	client   *reten.Client
+	nats     *natssink.Sink
+	kafka    *kafkasink.Sink
+	sinks    map[string]relay.Sink
+	store    *state.Store
+	poller   *tasks.Poller
+	results  runner
 
 	listener net.Listener
 	closers  []namedCloser

@@ -101,4 +101,3 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	return exitOK
 }
-

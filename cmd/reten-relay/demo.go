@@ -143,7 +143,7 @@ func demoConfig(dir, path string, interval time.Duration) (*config.Config, error
 }
 
 // demoWorker stands for a team's service: it reads task events and answers some pending
-// tasks with a result, every fifth one deliberately broken.
+// tasks with a result, one in five deliberately broken.
 type demoWorker struct {
 	nc       *nats.Conn
 	p        *demoPrinter
