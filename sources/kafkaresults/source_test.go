@@ -2,136 +2,165 @@ package kafkaresults_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
-
-	"github.com/reten/reten-relay/relay"
-	"github.com/reten/reten-relay/relay/relaytest"
-	"github.com/reten/reten-relay/schema"
 	"github.com/reten/reten-relay/sources/kafkaresults"
 )
 
-var _ relay.ResultSource = (*kafkaresults.Source)(nil)
+func TestSource_DeliversEveryMessageOfEveryPartition(t *testing.T) {
+	k, ctx := startKafka(t, 3)
+	s := newSource(t, ctx, fastConfig(k))
+	produce(t, ctx, k, 10, 0, 1, 2)
 
-func setup(t *testing.T, n int) (*relaytest.Kafka, context.Context) {
-	t.Helper()
-	k := relaytest.StartKafka(t, kfake.SeedTopics(3, "results"))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	w := &kafka.Writer{Addr: kafka.TCP(k.Brokers()...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond}
-	defer w.Close()
-	var msgs []kafka.Message
-	for i := range n {
-		msgs = append(msgs, kafka.Message{Topic: "results", Key: []byte(fmt.Sprintf("task-%d", i%7)), Value: []byte(fmt.Sprint(i)),
-			Headers: []kafka.Header{{Key: "trace", Value: []byte("t")}}})
-	}
-	if err := w.WriteMessages(ctx, msgs...); err != nil {
-		t.Fatal(err)
-	}
-	return k, ctx
-}
-
-func open(t *testing.T, ctx context.Context, k *relaytest.Kafka, group string) *kafkaresults.Source {
-	t.Helper()
-	s, err := kafkaresults.New(ctx, kafkaresults.Config{Brokers: k.Brokers(), Topic: "results", Group: group, SessionTimeout: 6 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return s
-}
-
-func receiveN(t *testing.T, ctx context.Context, s *kafkaresults.Source, n int) []schema.Received {
-	t.Helper()
-	var out []schema.Received
-	for len(out) < n {
-		rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		m, err := s.Receive(rctx)
-		cancel()
-		if err != nil {
-			t.Fatalf("after %d of %d: %v", len(out), n, err)
+	seen := map[string]bool{}
+	for range 30 {
+		m := receive(t, ctx, s)
+		want := fmt.Sprintf("p%d-%d", m.Origin.Partition, m.Origin.Offset)
+		if m.Key != want || string(m.Body) != `{"k":"`+want+`"}` || m.Headers["ce_id"] != "id-"+want ||
+			m.Origin.Topic != topic || m.Deliveries != 1 || m.FirstDelivered.IsZero() || m.InProgress != nil {
+			t.Fatalf("received %+v, want key %s", m, want)
 		}
-		out = append(out, m)
+		if seen[m.Key] {
+			t.Fatalf("%s delivered twice", m.Key)
+		}
+		seen[m.Key] = true
+		ack(t, ctx, m)
 	}
-	return out
 }
 
-func bodies(ms []schema.Received) []string {
-	var out []string
-	for _, m := range ms {
-		out = append(out, string(m.Body))
+func TestSource_NewGroupStartsAtTheEarliestOffset(t *testing.T) {
+	k, ctx := startKafka(t, 1)
+	produce(t, ctx, k, 5, 0) // before the group ever existed
+	s := newSource(t, ctx, fastConfig(k))
+	for i := range 5 {
+		if m := receive(t, ctx, s); m.Origin.Offset != int64(i) {
+			t.Fatalf("message %d has offset %d: earlier records were skipped", i, m.Origin.Offset)
+		}
 	}
-	sort.Strings(out)
-	return out
 }
 
 func TestSource_CommitsOnlyTheSettledPrefixOfEachPartition(t *testing.T) {
-	k, ctx := setup(t, 30)
-	s := open(t, ctx, k, "g1")
-	got := receiveN(t, ctx, s, 30)
-	if got[0].Headers["trace"] != "t" || got[0].Key == "" || got[0].Origin.Topic != "results" || got[0].Deliveries != 1 {
-		t.Fatalf("first message = %+v", got[0])
+	k, ctx := startKafka(t, 2)
+	produce(t, ctx, k, 6, 0, 1)
+	first := newSource(t, ctx, fastConfig(k))
+	byOffset := map[int]map[int64]func(context.Context) error{0: {}, 1: {}}
+	for range 12 {
+		m := receive(t, ctx, first)
+		byOffset[m.Origin.Partition][m.Origin.Offset] = m.Ack
 	}
-	// Per partition, settle every message except the second one.
-	seen := map[int]int{}
-	var unsettled []string
-	for _, m := range got {
-		seen[m.Origin.Partition]++
-		if seen[m.Origin.Partition] == 2 {
-			unsettled = append(unsettled, string(m.Body))
-			continue
-		}
-		if err := m.Ack(ctx); err != nil {
-			t.Fatal(err)
+	// Partition 0: 0, 1, 3 and 5 settled, out of order: only 0 and 1 may be committed.
+	// Partition 1: everything but 0 settled: nothing may be committed.
+	for _, settle := range []struct {
+		partition int
+		offsets   []int64
+	}{{0, []int64{3, 1, 5, 0}}, {1, []int64{5, 4, 3, 2, 1}}} {
+		for _, off := range settle.offsets {
+			if err := byOffset[settle.partition][off](ctx); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	_ = s.Close(ctx)
-	// The next member gets, per partition, everything from the unsettled message on.
-	again := open(t, ctx, k, "g1")
-	want := 0
-	for _, n := range seen {
-		want += n - 1
+	if err := first.Close(ctx); err != nil {
+		t.Fatalf("close: %v", err)
 	}
-	redelivered := receiveN(t, ctx, again, want)
-	for _, u := range unsettled {
-		found := false
-		for _, m := range redelivered {
-			found = found || string(m.Body) == u
-		}
-		if !found {
-			t.Fatalf("unsettled message %s was not redelivered; got %v", u, bodies(redelivered))
-		}
+
+	second := newSource(t, ctx, fastConfig(k))
+	got := map[int][]int64{}
+	for range 4 + 6 {
+		m := receive(t, ctx, second)
+		got[m.Origin.Partition] = append(got[m.Origin.Partition], m.Origin.Offset)
+		ack(t, ctx, m)
+	}
+	if want := []int64{2, 3, 4, 5}; !slices.Equal(got[0], want) {
+		t.Fatalf("partition 0 redelivered %v, want %v", got[0], want)
+	}
+	if want := []int64{0, 1, 2, 3, 4, 5}; !slices.Equal(got[1], want) {
+		t.Fatalf("partition 1 redelivered %v, want %v", got[1], want)
 	}
 }
 
-func TestSource_RetryDeliversAgainWhileOthersFlow(t *testing.T) {
-	k, ctx := setup(t, 5)
-	s := open(t, ctx, k, "g2")
-	first := receiveN(t, ctx, s, 1)[0]
-	if err := first.Retry(ctx, 100*time.Millisecond); err != nil {
+func TestSource_RetryDeliversTheMessageAgainAfterTheDelay(t *testing.T) {
+	k, ctx := startKafka(t, 1)
+	s := newSource(t, ctx, fastConfig(k))
+	produce(t, ctx, k, 1, 0)
+	m := receive(t, ctx, s)
+	if err := m.Retry(ctx, 50*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
-	rest := receiveN(t, ctx, s, 5) // the other 4, and the first one again
-	var again *schema.Received
-	for i := range rest {
-		if rest[i].Origin == first.Origin {
-			again = &rest[i]
-		}
+	if err := m.Ack(ctx); !errors.Is(err, kafkaresults.ErrAlreadySettled) {
+		t.Fatalf("ack after retry = %v, want ErrAlreadySettled", err)
 	}
-	if again == nil || again.Deliveries != 2 || !again.FirstDelivered.Equal(first.FirstDelivered) {
-		t.Fatalf("redelivery = %+v", again)
+	again := receive(t, ctx, s)
+	if again.Deliveries != 2 || again.Origin != m.Origin || !again.FirstDelivered.Equal(m.FirstDelivered) || string(again.Body) != string(m.Body) {
+		t.Fatalf("redelivered %+v, first %+v", again, m)
+	}
+	ack(t, ctx, again)
+}
+
+func TestSource_AWaitingPartitionDoesNotHoldBackTheOthers(t *testing.T) {
+	k, ctx := startKafka(t, 2)
+	cfg := fastConfig(k)
+	cfg.MaxInFlight = 1
+	s := newSource(t, ctx, cfg)
+	produce(t, ctx, k, 3, 0)
+	head := receive(t, ctx, s)
+	if head.Origin.Partition != 0 || head.Origin.Offset != 0 {
+		t.Fatalf("first message is %+v, want partition 0's head", head.Origin)
+	}
+	// The head waits for an hour; with one message in flight per partition, nothing more of
+	// partition 0 may come, while partition 1 flows.
+	if err := head.Retry(ctx, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, ctx, k, 3, 1)
+	for i := range 3 {
+		m := receive(t, ctx, s)
+		if m.Origin.Partition != 1 || m.Origin.Offset != int64(i) {
+			t.Fatalf("got %s while partition 0 was waiting, want partition 1 offset %d", m.Key, i)
+		}
+		ack(t, ctx, m)
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if m, err := s.Receive(short); err == nil {
+		t.Fatalf("partition 0 delivered %s while its head was waiting", m.Key)
 	}
 }
 
-func TestSource_ANewGroupStartsAtTheEarliestOffset(t *testing.T) {
-	k, ctx := setup(t, 4)
-	s := open(t, ctx, k, "brand-new-group")
-	if got := bodies(receiveN(t, ctx, s, 4)); fmt.Sprint(got) != "[0 1 2 3]" {
-		t.Fatalf("got %v", got)
+func TestSource_ReceiveAfterCloseSaysClosed(t *testing.T) {
+	k, ctx := startKafka(t, 1)
+	s := newSource(t, ctx, fastConfig(k))
+	if err := s.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Receive(ctx); !errors.Is(err, kafkaresults.ErrClosed) {
+		t.Fatalf("Receive() after Close = %v, want ErrClosed", err)
+	}
+	if err := s.Close(ctx); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+func TestNew_RejectsBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  kafkaresults.Config
+	}{
+		{"no brokers", kafkaresults.Config{Topic: topic}},
+		{"no topic", kafkaresults.Config{Brokers: []string{"127.0.0.1:9092"}}},
+		{"negative in-flight cap", kafkaresults.Config{Brokers: []string{"127.0.0.1:9092"}, Topic: topic, MaxInFlight: -1}},
+		{"heartbeat not shorter than session", kafkaresults.Config{Brokers: []string{"127.0.0.1:9092"}, Topic: topic,
+			HeartbeatInterval: 10 * time.Second, SessionTimeout: 10 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := kafkaresults.New(context.Background(), tt.cfg); !errors.Is(err, kafkaresults.ErrInvalidConfig) {
+				t.Fatalf("New() error = %v, want ErrInvalidConfig", err)
+			}
+		})
 	}
 }

@@ -38,13 +38,19 @@ func Replay(ctx context.Context, nc *nats.Conn, opts ReplayOptions) (int, error)
 	if opts.Rate <= 0 {
 		opts.Rate = 50
 	}
+	if opts.DeadLetterSubject == "" || opts.InputSubject == "" {
+		return 0, fmt.Errorf("dlq replay: %w: dead-letter subject and input subject are required", ErrInvalidConfig)
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return 0, fmt.Errorf("dlq replay: %w", err)
 	}
 	name, err := js.StreamNameBySubject(ctx, opts.DeadLetterSubject)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return 0, fmt.Errorf("dlq replay: %w: %s (the relay creates one at start-up; was it ever run with this dead_letter?)", ErrNoDeadLetterStream, opts.DeadLetterSubject)
+	}
 	if err != nil {
-		return 0, fmt.Errorf("dlq replay: no JetStream stream captures %s: %w", opts.DeadLetterSubject, err)
+		return 0, fmt.Errorf("dlq replay: look up the stream of %s: %w", opts.DeadLetterSubject, err)
 	}
 	stream, err := js.Stream(ctx, name)
 	if err != nil {

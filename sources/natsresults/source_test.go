@@ -2,108 +2,46 @@ package natsresults_test
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/reten/reten-relay/relay"
 	"github.com/reten/reten-relay/relay/relaytest"
-	"github.com/reten/reten-relay/schema"
 	"github.com/reten/reten-relay/sources/natsresults"
 )
 
-var _ relay.ResultSource = (*natsresults.Source)(nil)
-
-func setup(t *testing.T) (*relaytest.NATS, *nats.Conn, jetstream.JetStream, context.Context) {
-	t.Helper()
-	n := relaytest.StartNATS(t)
-	nc, err := nats.Connect(n.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	t.Cleanup(cancel)
-	return n, nc, js, ctx
-}
-
-func newSource(t *testing.T, ctx context.Context, nc *nats.Conn, cfg natsresults.Config) *natsresults.Source {
-	t.Helper()
-	if cfg.Subjects == nil {
-		cfg.Subjects = []string{"reten.results.>"}
-	}
-	s, err := natsresults.New(ctx, nc, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return s
-}
-
-func publish(t *testing.T, ctx context.Context, js jetstream.JetStream, subject, body string) {
-	t.Helper()
-	if _, err := js.Publish(ctx, subject, []byte(body)); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func receive(t *testing.T, ctx context.Context, s *natsresults.Source) schema.Received {
-	t.Helper()
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	m, err := s.Receive(rctx)
-	if err != nil {
-		t.Fatalf("receive: %v", err)
-	}
-	return m
-}
-
-func TestSource_CreatesStreamAndDurableAndAcks(t *testing.T) {
+func TestSource_AckedMessageIsNotDeliveredAgain(t *testing.T) {
 	_, nc, js, ctx := setup(t)
-	s := newSource(t, ctx, nc, natsresults.Config{Stream: "RESULTS"})
-	publish(t, ctx, js, "reten.results.a", `{"n":1}`)
+	s := newSource(t, ctx, nc, natsresults.Config{Stream: "RESULTS", AckWait: time.Second})
+	msg := nats.NewMsg("reten.results.a")
+	msg.Data = []byte(`{"n":1}`)
+	msg.Header.Set("Nats-Msg-Id", "id-1")
+	msg.Header.Add("X-Trace", "first")
+	msg.Header.Add("X-Trace", "second")
+	if _, err := js.PublishMsg(ctx, msg); err != nil {
+		t.Fatal(err)
+	}
+
 	m := receive(t, ctx, s)
-	if string(m.Body) != `{"n":1}` || m.Deliveries != 1 || m.Origin.Subject != "reten.results.a" || m.Origin.Sequence != 1 || m.FirstDelivered.IsZero() {
+	if string(m.Body) != `{"n":1}` || m.Deliveries != 1 || m.Origin.Subject != "reten.results.a" || m.Origin.Sequence != 1 ||
+		m.FirstDelivered.IsZero() || m.Headers["Nats-Msg-Id"] != "id-1" || m.Headers["X-Trace"] != "first" {
 		t.Fatalf("received %+v", m)
 	}
 	if err := m.Ack(ctx); err != nil {
 		t.Fatal(err)
 	}
-	info, err := js.Consumer(ctx, "RESULTS", "reten-relay")
-	if err != nil {
-		t.Fatal(err)
+	// The ack was confirmed by the server, so the consumer has nothing left to give.
+	ci := consumerInfo(t, ctx, js, "RESULTS", "reten-relay")
+	if ci.NumAckPending != 0 || ci.NumPending != 0 || ci.NumRedelivered != 0 || ci.AckFloor.Stream != 1 {
+		t.Fatalf("consumer after ack: %+v", ci)
 	}
-	ci, _ := info.Info(ctx)
-	if ci.NumAckPending != 0 || ci.Config.AckPolicy != jetstream.AckExplicitPolicy {
-		t.Fatalf("consumer after ack: pending %d, policy %v", ci.NumAckPending, ci.Config.AckPolicy)
+	if err := m.Ack(ctx); !errors.Is(err, natsresults.ErrAlreadySettled) {
+		t.Fatalf("second ack = %v, want ErrAlreadySettled", err)
 	}
-}
-
-func TestSource_BindsToAnExistingStreamWithoutChangingIt(t *testing.T) {
-	_, nc, js, ctx := setup(t)
-	existing, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "OPS_OWN", Subjects: []string{"reten.>"}, MaxAge: time.Hour, Duplicates: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := existing.CachedInfo().Config
-	newSource(t, ctx, nc, natsresults.Config{Stream: "RETEN_RESULTS"})
-	after, err := js.Stream(ctx, "OPS_OWN")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a := after.CachedInfo().Config; a.MaxAge != before.MaxAge || a.Duplicates != before.Duplicates || len(a.Subjects) != 1 {
-		t.Fatalf("stream config changed: %+v", a)
-	}
-	if _, err := js.Stream(ctx, "RETEN_RESULTS"); err == nil {
-		t.Fatal("created a second stream although one captures the subjects")
+	if err := m.Retry(ctx, 0); !errors.Is(err, natsresults.ErrAlreadySettled) {
+		t.Fatalf("retry after ack = %v, want ErrAlreadySettled", err)
 	}
 }
 
@@ -116,25 +54,64 @@ func TestSource_RetryRedeliversAfterTheDelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	again := receive(t, ctx, s)
-	if again.Deliveries != 2 || again.Origin.Sequence != m.Origin.Sequence {
+	if again.Deliveries != 2 || again.Origin.Sequence != m.Origin.Sequence || string(again.Body) != "x" {
 		t.Fatalf("redelivery = %+v", again)
 	}
-	if err := again.InProgress(ctx); err != nil {
+	if !again.FirstDelivered.Equal(m.FirstDelivered) {
+		t.Fatalf("FirstDelivered moved from %s to %s", m.FirstDelivered, again.FirstDelivered)
+	}
+	if err := again.Ack(ctx); err != nil {
 		t.Fatal(err)
 	}
-	_ = again.Ack(ctx)
 }
 
-func TestSource_UnackedMessagesComeBackToTheNextSource(t *testing.T) {
+func TestSource_UnsettledMessagesComeBackToTheNextSource(t *testing.T) {
 	_, nc, js, ctx := setup(t)
 	first := newSource(t, ctx, nc, natsresults.Config{AckWait: 500 * time.Millisecond})
 	publish(t, ctx, js, "reten.results.a", `lost?`)
 	_ = receive(t, ctx, first) // never settled: the process "crashed"
-	_ = first.Close(ctx)
+	if err := first.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Receive(ctx); !errors.Is(err, natsresults.ErrClosed) {
+		t.Fatalf("receive after close = %v, want ErrClosed", err)
+	}
 	second := newSource(t, ctx, nc, natsresults.Config{AckWait: 500 * time.Millisecond})
 	m := receive(t, ctx, second)
-	if string(m.Body) != "lost?" || m.Deliveries < 2 {
+	if string(m.Body) != "lost?" || m.Deliveries != 2 {
 		t.Fatalf("redelivered %+v", m)
+	}
+}
+
+func TestSource_InProgressHoldsAMessageBeyondItsAckWait(t *testing.T) {
+	const ackWait = time.Second
+	_, nc, js, ctx := setup(t)
+	s := newSource(t, ctx, nc, natsresults.Config{Stream: "RESULTS", AckWait: ackWait})
+	publish(t, ctx, js, "reten.results.a", `slow`)
+	m := receive(t, ctx, s)
+
+	// Work for three ack waits, telling the server every so often.
+	tick := time.NewTicker(ackWait / 5)
+	defer tick.Stop()
+	done := time.After(3 * ackWait)
+	for working := true; working; {
+		select {
+		case <-tick.C:
+			if err := m.InProgress(ctx); err != nil {
+				t.Fatal(err)
+			}
+		case <-done:
+			working = false
+		}
+	}
+	if ci := consumerInfo(t, ctx, js, "RESULTS", "reten-relay"); ci.NumRedelivered != 0 || ci.NumAckPending != 1 {
+		t.Fatalf("message was redelivered while in progress: %+v", ci)
+	}
+	if err := m.Ack(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.InProgress(ctx); !errors.Is(err, natsresults.ErrAlreadySettled) {
+		t.Fatalf("in progress after ack = %v, want ErrAlreadySettled", err)
 	}
 }
 
@@ -142,42 +119,71 @@ func TestSource_KeepsDeliveringAcrossAServerRestart(t *testing.T) {
 	n, nc, js, ctx := setup(t)
 	s := newSource(t, ctx, nc, natsresults.Config{})
 	publish(t, ctx, js, "reten.results.a", `1`)
-	m := receive(t, ctx, s)
-	_ = m.Ack(ctx)
+	held := receive(t, ctx, s)
+
 	n.Stop()
 	n.Start()
 	relaytest.WaitFor(t, 10*time.Second, "the client to reconnect", nc.IsConnected)
+
+	if err := held.Ack(ctx); err != nil {
+		t.Fatalf("ack of a message received before the restart: %v", err)
+	}
 	publish(t, ctx, js, "reten.results.a", `2`)
-	if m := receive(t, ctx, s); string(m.Body) != "2" {
-		t.Fatalf("after restart got %q", m.Body)
+	m := receive(t, ctx, s)
+	if string(m.Body) != "2" || m.Origin.Sequence != 2 {
+		t.Fatalf("after restart got %q (seq %d)", m.Body, m.Origin.Sequence)
+	}
+	if err := m.Ack(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 
-func TestReplay_SendsDeadLettersBackAndRemovesOnlyThose(t *testing.T) {
+func TestSource_ReceiveReturnsWhenItsContextEnds(t *testing.T) {
+	_, nc, _, ctx := setup(t)
+	s := newSource(t, ctx, nc, natsresults.Config{})
+	rctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.Receive(rctx)
+		errc <- err
+	}()
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Receive() = %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Receive did not return after its context was cancelled")
+	}
+}
+
+func TestSource_BindsAgainWhenItsConsumerIsDeleted(t *testing.T) {
 	_, nc, js, ctx := setup(t)
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "DLQ", Subjects: []string{"reten.dlq.results"}}); err != nil {
+	s := newSource(t, ctx, nc, natsresults.Config{Stream: "RESULTS"})
+	publish(t, ctx, js, "reten.results.a", `1`)
+	if err := receive(t, ctx, s).Ack(ctx); err != nil {
 		t.Fatal(err)
 	}
-	s := newSource(t, ctx, nc, natsresults.Config{})
-	for i := range 3 {
-		dl, _ := json.Marshal(schema.DeadLetter{Reason: schema.ReasonRejected, Source: schema.Origin{Subject: fmt.Sprintf("reten.results.t%d", i)},
-			Headers: map[string]string{"Dlq-Reason": "rejected", "X-Trace": "abc"}, Message: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))})
-		publish(t, ctx, js, "reten.dlq.results", string(dl))
+	if err := js.DeleteConsumer(ctx, "RESULTS", "reten-relay"); err != nil {
+		t.Fatal(err)
 	}
-	n, err := natsresults.Replay(ctx, nc, natsresults.ReplayOptions{DeadLetterSubject: "reten.dlq.results", InputSubject: "reten.results.>", Limit: 2, Rate: 1000})
-	if err != nil || n != 2 {
-		t.Fatalf("replayed %d, %v", n, err)
-	}
-	for i := range 2 {
-		m := receive(t, ctx, s)
-		if string(m.Body) != fmt.Sprintf(`{"n":%d}`, i) || m.Origin.Subject != fmt.Sprintf("reten.results.t%d", i) || m.Headers["X-Trace"] != "abc" || m.Headers["Dlq-Reason"] != "" {
-			t.Fatalf("replayed message %d = %+v", i, m)
+	publish(t, ctx, js, "reten.results.a", `2`)
+	// The pull fails once the server says the consumer is gone; the next Receive creates
+	// it again, from the start of the stream (an operator who deletes it asks for that).
+	var bodies []string
+	relaytest.WaitFor(t, 10*time.Second, "delivery from the re-created consumer", func() bool {
+		rctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		m, err := s.Receive(rctx)
+		if err != nil {
+			return false
 		}
+		bodies = append(bodies, string(m.Body))
 		_ = m.Ack(ctx)
-	}
-	dlq, _ := js.Stream(ctx, "DLQ")
-	info, _ := dlq.Info(ctx)
-	if info.State.Msgs != 1 {
-		t.Fatalf("dead-letter stream holds %d messages, want the 1 not replayed", info.State.Msgs)
+		return string(m.Body) == "2"
+	})
+	if len(bodies) != 2 || bodies[0] != "1" {
+		t.Fatalf("after re-creating the consumer got %v, want [1 2]", bodies)
 	}
 }

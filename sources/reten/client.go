@@ -52,6 +52,7 @@ type Client struct {
 	base      string
 	key       APIKey
 	userAgent string
+	timeout   time.Duration
 	http      *http.Client
 	now       func() time.Time
 }
@@ -104,7 +105,7 @@ func New(cfg Config) (*Client, error) {
 		tr.IdleConnTimeout = 90 * time.Second
 		hc = &http.Client{Transport: tr, Timeout: cfg.Timeout}
 	}
-	return &Client{base: base, key: cfg.APIKey, userAgent: cfg.UserAgent, http: hc, now: time.Now}, nil
+	return &Client{base: base, key: cfg.APIKey, userAgent: cfg.UserAgent, timeout: cfg.Timeout, http: hc, now: time.Now}, nil
 }
 
 // BaseURL is the resolved base URL.

@@ -20,10 +20,11 @@ const tasksPath = "/api/integration/activities/tasks"
 // MaxPageSize is Reten's largest per_page.
 const MaxPageSize = 100
 
-// pageRetryMaxElapsed bounds how long one page is retried inside a listing: with many
-// pages, a single flaky page should not throw the whole listing away, but a listing must
-// not stretch so long that it stops being one snapshot.
-const pageRetryMaxElapsed = 30 * time.Second
+// maxPageRetry bounds how long one page is retried inside a listing: with many pages, a
+// single flaky page should not throw the whole listing away, but a listing must not
+// stretch so long that it stops being one snapshot. The budget is two request timeouts,
+// at most this.
+const maxPageRetry = 30 * time.Second
 
 // ListTasksPage fetches one page of the task list. query holds extra filters (status,
 // channel, scheduled_from, ...). A page past meta.totalPages is an error wrapping
@@ -56,7 +57,8 @@ func (c *Client) listPage(ctx context.Context, page, perPage int, query map[stri
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 200 * time.Millisecond
 	b.MaxInterval = 5 * time.Second
-	b.MaxElapsedTime = pageRetryMaxElapsed
+	budget := min(2*c.timeout, maxPageRetry)
+	b.MaxElapsedTime = budget
 	b.Reset()
 	for {
 		p, err := c.ListTasksPage(ctx, page, perPage, query)
@@ -69,7 +71,7 @@ func (c *Client) listPage(ctx context.Context, page, perPage int, query map[stri
 		}
 		var re *Error
 		if errors.As(err, &re) && re.RetryAfter > wait {
-			wait = min(re.RetryAfter, pageRetryMaxElapsed)
+			wait = min(re.RetryAfter, budget)
 		}
 		t := time.NewTimer(wait)
 		select {

@@ -1,0 +1,76 @@
+package natsresults
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// settler settles one message exactly once. Both Ack and Retry wait for the server to
+// confirm, so a settle that returns nil is not lost in a connection drop.
+type settler struct {
+	nc      *nats.Conn
+	msg     jetstream.Msg
+	timeout time.Duration
+
+	mu      sync.Mutex
+	settled bool
+}
+
+// ack double-acks: the server confirms the ack was recorded.
+func (st *settler) ack(ctx context.Context) error {
+	return st.settle(ctx, "ack", func(ctx context.Context) error { return st.msg.DoubleAck(ctx) })
+}
+
+// retry NAKs with a delay and waits for the server's confirmation. The jetstream package
+// only has a fire-and-forget NakWithDelay, so the NAK is sent as a request on the
+// message's reply subject, which the server answers like a double ack.
+func (st *settler) retry(ctx context.Context, delay time.Duration) error {
+	return st.settle(ctx, "retry", func(ctx context.Context) error {
+		body := []byte("-NAK")
+		if delay > 0 {
+			body = fmt.Appendf(nil, `-NAK {"delay": %d}`, delay.Nanoseconds())
+		}
+		_, err := st.nc.RequestWithContext(ctx, st.msg.Reply(), body)
+		return err
+	})
+}
+
+// inProgress resets the server's redelivery timer; it may be sent any number of times
+// before the message is settled.
+func (st *settler) inProgress(ctx context.Context) error {
+	st.mu.Lock()
+	settled := st.settled
+	st.mu.Unlock()
+	if settled {
+		return ErrAlreadySettled
+	}
+	if err := st.msg.InProgress(); err != nil {
+		return fmt.Errorf("mark message %s as in progress: %w", st.msg.Subject(), err)
+	}
+	return nil
+}
+
+// settle runs do once. A failed settle may be tried again: the message is still the
+// server's to redeliver.
+func (st *settler) settle(ctx context.Context, what string, do func(context.Context) error) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.settled {
+		return ErrAlreadySettled
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, st.timeout)
+		defer cancel()
+	}
+	if err := do(ctx); err != nil {
+		return fmt.Errorf("%s result message on %s: %w", what, st.msg.Subject(), err)
+	}
+	st.settled = true
+	return nil
+}
