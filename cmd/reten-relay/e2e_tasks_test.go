@@ -305,4 +305,3 @@ func streamEvents(t *testing.T, js jetstream.JetStream, stream string) []schema.
 	}
 	return out
 }
-
