@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/reten/reten-relay/relay/relaytest"
+	"github.com/reten/reten-relay/schema"
+	"github.com/reten/reten-relay/sources/reten/retensim"
+)
+
+// TestMain lets a test run this test binary as the relay itself, so crash tests can kill a
+// real process: RETEN_RELAY_AS_MAIN holds the arguments of `run`, RETEN_RELAY_CRASH_AT a
+// point where the relay stops dead ("after-commit:N" or "after-publish:N", the Nth time),
+// prints CRASHPOINT and waits to be killed.
+func TestMain(m *testing.M) {
+	if args := os.Getenv("RETEN_RELAY_AS_MAIN"); args != "" {
+		os.Exit(childMain(strings.Split(args, " ")))
+	}
+	os.Exit(m.Run())
+}
+
+func childMain(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	path := args[len(args)-1]
+	cfg, code := loadConfig(path, os.Stderr, os.LookupEnv)
+	if cfg == nil {
+		return code
+	}
+	log, _ := newLogger(os.Stdout, "info", "json")
+	var opts appOptions
+	if at := os.Getenv("RETEN_RELAY_CRASH_AT"); at != "" {
+		point, nth, _ := strings.Cut(at, ":")
+		n, _ := strconv.Atoi(nth)
+		var mu sync.Mutex
+		calls := 0
+		hook := func() {
+			mu.Lock()
+			calls++
+			hit := calls == n
+			mu.Unlock()
+			if hit {
+				fmt.Println("CRASHPOINT " + at)
+				select {} // wait for SIGKILL
+			}
+		}
+		switch point {
+		case "after-commit":
+			opts.taskHooks.AfterOutboxCommit = hook
+		case "after-publish":
+			opts.taskHooks.AfterPublish = hook
+		}
+	}
+	return runApp(ctx, cfg, "", log, os.LookupEnv, opts)
+}
+
+// child is a relay running as a real subprocess.
+type child struct {
+	cmd *exec.Cmd
+	out syncBuffer
+}
+
+func startChild(t *testing.T, configPath, crashAt string) *child {
+	t.Helper()
+	c := &child{cmd: exec.Command(os.Args[0], "-test.run=^$")}
+	c.cmd.Env = append(os.Environ(), "RETEN_RELAY_AS_MAIN=run -config "+configPath, "RETEN_RELAY_CRASH_AT="+crashAt)
+	stdout, err := c.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.cmd.Stderr = &c.out
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			_, _ = c.out.Write(append(sc.Bytes(), '\n'))
+		}
+	}()
+	t.Cleanup(func() { c.kill() })
+	return c
+}
+
+// kill is SIGKILL: no shutdown, no flush, nothing.
+func (c *child) kill() {
+	if c.cmd.ProcessState == nil {
+		_ = c.cmd.Process.Kill()
+		_ = c.cmd.Wait()
+	}
+}
+
+func (c *child) waitFor(t *testing.T, what, marker string) {
+	t.Helper()
+	relaytest.WaitFor(t, e2eWait, what, func() bool { return strings.Contains(c.out.String(), marker) })
+}
+
+func TestCrash_TasksNeverLoseAnEventAndRepublishWithTheSameID(t *testing.T) {
+	cases := []struct {
+		name    string
+		crashAt string
+		// between runs the world changes: the relay is dead meanwhile.
+		meanwhile func(e *e2e, sub *subscriber)
+		before    func(t *testing.T, e *e2e, sub *subscriber)
+	}{
+		{name: "killed after the outbox commit, before publishing", crashAt: "after-commit:1"},
+		{name: "killed mid-publish, after the broker confirmed a batch", crashAt: "after-publish:1"},
+		{
+			name:    "a task created, the relay killed, the task deleted before the restart",
+			crashAt: "after-publish:3", // the first sync takes two batches of 256
+			before: func(t *testing.T, e *e2e, sub *subscriber) {
+				relaytest.WaitFor(t, e2eWait, "the first sync", func() bool { return sub.count(schema.OpCreated) >= 300 })
+				e.sim.AddTask(retensim.Task{ID: "short-lived-task", Channel: "WHATSAPP"})
+			},
+			meanwhile: func(e *e2e, sub *subscriber) { e.sim.DeleteTask("short-lived-task") },
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newE2E(t, retensim.WithTasks(300))
+			sub := e.subscribe()
+			path := e.configFile("")
+			first := startChild(t, path, c.crashAt)
+			if c.before != nil {
+				c.before(t, e, sub)
+			}
+			first.waitFor(t, "the crash point", "CRASHPOINT")
+			first.kill()
+			if c.meanwhile != nil {
+				c.meanwhile(e, sub)
+			}
+			startChild(t, path, "")
+			relaytest.WaitFor(t, e2eWait, "the subscriber's task set to equal the simulator's", func() bool {
+				return sameTaskSets(t, sub.taskSet(), simSet(t, e.sim))
+			})
+			dups := sub.checkIDs(t)
+			t.Logf("%d events, %d re-published with their original id", len(sub.snapshot()), dups)
+			if c.meanwhile != nil && sub.count(schema.OpDeleted) != 1 {
+				t.Fatalf("%d deleted events, want the short-lived task's", sub.count(schema.OpDeleted))
+			}
+		})
+	}
+}
