@@ -12,8 +12,10 @@ import (
 	"github.com/reten/reten-relay/schema"
 )
 
-// MaxMessageBytes is the largest result message the relay accepts.
-const MaxMessageBytes = 1 << 20
+// MaxMessageBytes is the largest result message the relay accepts: a result is a few
+// hundred bytes, and Reten's own body limit is unknown, so anything near a broker's 1 MiB is
+// surely broken.
+const MaxMessageBytes = 256 << 10
 
 // Rejection says why a message can never be submitted.
 type Rejection struct {
