@@ -217,3 +217,10 @@ func ids(m map[string]string) string {
 	sort.Strings(out)
 	return strings.Join(out, ",")
 }
+
+func writeBytes(path string, b []byte) error { return os.WriteFile(path, b, 0o600) }
+
+// testLogger writes the relay's logs into the test log (shown on failure).
+func testLogger(t *testing.T) zerolog.Logger {
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+}

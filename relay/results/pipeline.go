@@ -18,6 +18,11 @@ import (
 // shutdownGrace is how long in-flight POSTs may run on after Run's ctx is done.
 const shutdownGrace = 10 * time.Second
 
+// queueDepth is how many messages wait for each worker. Messages are spread over workers
+// by activity, so a worker stuck on a slow request would stall the receive loop (and with
+// it every other worker) as soon as its queue is full: a deeper queue keeps the others busy.
+const queueDepth = 32
+
 // unknownTypeRefreshEvery limits re-reading the result types on a miss.
 const unknownTypeRefreshEvery = 30 * time.Second
 
@@ -71,7 +76,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	queues := make([]chan schema.Received, p.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for i := range queues {
-		queues[i] = make(chan schema.Received, 1)
+		queues[i] = make(chan schema.Received, queueDepth)
 		wg.Add(1)
 		go func(q chan schema.Received) {
 			defer wg.Done()
