@@ -39,7 +39,7 @@ func (a *app) buildResults(ctx context.Context, cfg *config.Config, opts appOpti
 			}
 		}
 		src, err := natsresults.New(ctx, a.nats.Conn(), natsresults.Config{
-			Stream: rc.Stream, Subjects: []string{rc.Subject}, Durable: rc.Durable,
+			Stream: rc.Stream, Subjects: []string{rc.Subject}, Durable: rc.Durable, AckWait: rc.AckWait,
 			MaxAckPending: max(256, rc.Concurrency*4), Logger: log,
 		})
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 	"testing"
 
 	"github.com/reten/reten-relay/relay/relaytest"
@@ -151,4 +152,31 @@ func TestCrash_TasksNeverLoseAnEventAndRepublishWithTheSameID(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestCrash_ResultsKilledMidStreamLoseNothing(t *testing.T) {
+	r := &resultsE2E{e2e: newE2E(t, retensim.WithTasks(400), retensim.WithLatency(2*time.Millisecond)), source: "nats"}
+	r.subscribeDeadLetters(t)
+	path := r.configFile(resultsConfig("nats"))
+	tasks := r.sim.Tasks()
+	var bodies [][]byte
+	for _, task := range tasks {
+		bodies = append(bodies, resultBody(task))
+	}
+	first := startChild(t, path, "")
+	relaytest.WaitFor(t, e2eWait, "the relay to create the results stream", func() bool {
+		_, err := r.js.StreamNameBySubject(context.Background(), "reten.results.e2e")
+		return err == nil
+	})
+	r.produce(t, bodies...)
+	relaytest.WaitFor(t, e2eWait, "the relay to be mid-stream", func() bool { return len(r.sim.Results()) >= 100 })
+	first.kill()
+	atKill := len(r.sim.Results())
+	startChild(t, path, "")
+	relaytest.WaitFor(t, e2eWait, "every result delivered after the restart", func() bool { return delivered(r.sim, tasks) })
+	if n := len(r.deadLetters()); n != 0 {
+		t.Fatalf("%d dead letters", n)
+	}
+	t.Logf("killed after %d of %d results; %d duplicates answered 409 after the restart",
+		atKill, len(tasks), r.sim.Responses(retensim.EndpointSubmit, 409))
 }

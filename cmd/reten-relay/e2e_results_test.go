@@ -39,6 +39,7 @@ results:
   source: nats
   subject: reten.results.>
   concurrency: 8
+  ack_wait: 2s
   dead_letter: reten.dlq.results
   backoff: {initial: 10ms, max: 200ms, max_elapsed: 10m}
   auth_probe_interval: 100ms
@@ -185,15 +186,22 @@ func (r *resultsE2E) produce(t *testing.T, bodies ...[]byte) {
 		}
 		return
 	}
+	var acks []jetstream.PubAckFuture
 	for _, b := range bodies {
-		if _, err := r.js.PublishAsync("reten.results.e2e", b); err != nil {
+		f, err := r.js.PublishAsync("reten.results.e2e", b)
+		if err != nil {
 			t.Fatal(err)
 		}
+		acks = append(acks, f)
 	}
-	select {
-	case <-r.js.PublishAsyncComplete():
-	case <-ctx.Done():
-		t.Fatal("publishing results timed out")
+	for _, f := range acks {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			t.Fatalf("publishing a result: %v", err)
+		case <-ctx.Done():
+			t.Fatal("publishing results timed out")
+		}
 	}
 }
 

@@ -160,6 +160,10 @@ type ResultsConfig struct {
 	AuthProbeInterval time.Duration `yaml:"auth_probe_interval"`
 	// ResultTypesRefresh is how often the tenant's result types are re-read. Default: 10m.
 	ResultTypesRefresh time.Duration `yaml:"result_types_refresh"`
+	// AckWait is how long JetStream waits for an ack before it redelivers a message the
+	// relay took (and, say, crashed with); used when the relay creates the durable.
+	// Default: 30s.
+	AckWait time.Duration `yaml:"ack_wait"`
 }
 
 // BackoffConfig is an exponential backoff with jitter.
@@ -232,7 +236,7 @@ func DefaultResults() *ResultsConfig {
 		Source: SinkNATS, Subject: "reten.results.>", Stream: "RETEN_RESULTS",
 		Durable: "reten-relay", Group: "reten-relay", Concurrency: 8, OnConflict: "ack",
 		Backoff:           BackoffConfig{Initial: 500 * time.Millisecond, Max: time.Minute, MaxElapsed: 24 * time.Hour},
-		AuthProbeInterval: 30 * time.Second, ResultTypesRefresh: 10 * time.Minute,
+		AuthProbeInterval: 30 * time.Second, ResultTypesRefresh: 10 * time.Minute, AckWait: 30 * time.Second,
 	}
 }
 

@@ -201,6 +201,7 @@ func (c *Config) validateResults(v *validator) {
 	v.positive("results.backoff.max_elapsed", r.Backoff.MaxElapsed)
 	v.positive("results.auth_probe_interval", r.AuthProbeInterval)
 	v.positive("results.result_types_refresh", r.ResultTypesRefresh)
+	v.positive("results.ack_wait", r.AckWait)
 }
 
 // validateResultOutput checks dead_letter and outcomes: a subject (or topic) of the
