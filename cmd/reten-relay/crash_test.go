@@ -11,8 +11,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/reten/reten-relay/relay/relaytest"
 	"github.com/reten/reten-relay/schema"
