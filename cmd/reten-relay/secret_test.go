@@ -74,7 +74,10 @@ func TestSecret_TheAPIKeyAppearsNowhere(t *testing.T) {
 	relaytest.WaitFor(t, e2eWait, "a 401 on /readyz", func() bool { code, body := get(base + "/readyz"); return code == 503 && strings.Contains(body, "401") })
 	e.sim.RestoreKey(canary)
 	e.sim.SetPermissions(canary, "SUBMIT_ACTIVITY_RESULT")
-	relaytest.WaitFor(t, e2eWait, "a 403 on /readyz", func() bool { code, body := get(base + "/readyz"); return code == 503 && strings.Contains(body, "VIEW_ACTIVITIES") })
+	relaytest.WaitFor(t, e2eWait, "a 403 on /readyz", func() bool {
+		code, body := get(base + "/readyz")
+		return code == 503 && strings.Contains(body, "VIEW_ACTIVITIES")
+	})
 	for _, path := range []string{"/metrics", "/readyz", "/healthz"} {
 		_, body := get(base + path)
 		fmt.Fprintln(&everything, body)
