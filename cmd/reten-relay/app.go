@@ -66,6 +66,8 @@ type namedCloser struct {
 type appOptions struct {
 	// simOptions seed the in-process simulator when reten.url is "simulator".
 	simOptions []retensim.Option
+	// simChurn, when set, changes a few simulator tasks this often.
+	simChurn time.Duration
 	// taskHooks are crash-test seams of the poller.
 	taskHooks tasks.Hooks
 	// onCycle is told about every poll cycle (the demo prints them).
@@ -319,6 +321,9 @@ func (a *app) eventSource() string {
 
 // Run serves HTTP and runs the pipelines until ctx is done, then shuts everything down.
 func (a *app) Run(ctx context.Context) error {
+	// A pipeline that fails stops the others too: the process exits and is restarted.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	srv := &http.Server{Handler: ops.Handler(a.health, a.metrics), ReadHeaderTimeout: 5 * time.Second}
 	a.log.Info().Str("listen", a.listener.Addr().String()).Msg("http: serving /healthz /readyz /metrics")
 	var wg sync.WaitGroup
@@ -348,6 +353,7 @@ func (a *app) Run(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 	case runErr = <-errs:
+		cancel()
 	}
 	a.log.Info().Msg("shutting down: draining in-flight work")
 	wg.Wait()

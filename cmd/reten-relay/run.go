@@ -15,6 +15,7 @@ import (
 
 	"github.com/reten/reten-relay/relay/config"
 	"github.com/reten/reten-relay/schema"
+	"github.com/reten/reten-relay/sources/reten/retensim"
 )
 
 // cmdRun runs the pipelines the config enables until ctx is done.
@@ -37,7 +38,10 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	for _, w := range cfg.Warnings() {
 		log.Warn().Msg(w.Error())
 	}
-	return runApp(ctx, cfg, *path, log, getenv, appOptions{})
+	// With the in-process simulator, give it tasks that change, so a first `run` shows
+	// the relay at work.
+	opts := appOptions{simOptions: []retensim.Option{retensim.WithTasks(200)}, simChurn: 5 * time.Second}
+	return runApp(ctx, cfg, *path, log, getenv, opts)
 }
 
 // runApp builds and runs the relay, reloading routes on SIGHUP and on file change.
@@ -49,6 +53,9 @@ func runApp(ctx context.Context, cfg *config.Config, path string, log zerolog.Lo
 	}
 	if path != "" {
 		go a.watchConfig(ctx, path, getenv)
+	}
+	if a.sim != nil && opts.simChurn > 0 {
+		a.sim.StartChurn(ctx, opts.simChurn, 3)
 	}
 	if err := a.Run(ctx); err != nil {
 		log.Error().Err(err).Msg("stopped with an error")

@@ -31,6 +31,8 @@ type modeCache struct {
 
 	mu      sync.Mutex
 	entries map[string]modeEntry
+	// announced holds the "mode|stream" pairs already logged at Info.
+	announced map[string]bool
 }
 
 type modeEntry struct {
@@ -41,7 +43,7 @@ type modeEntry struct {
 }
 
 func newModeCache(js jetstream.JetStream, ttl time.Duration, log zerolog.Logger) *modeCache {
-	return &modeCache{js: js, ttl: ttl, log: log, now: time.Now, entries: map[string]modeEntry{}}
+	return &modeCache{js: js, ttl: ttl, log: log, now: time.Now, entries: map[string]modeEntry{}, announced: map[string]bool{}}
 }
 
 // peek returns the subject's mode without asking the server.
@@ -104,11 +106,21 @@ func (c *modeCache) classify(ctx context.Context, subject string) (string, error
 	c.entries[subject] = next
 	c.mu.Unlock()
 	if prev.mode != next.mode || prev.stream != next.stream {
+		// Subjects may hold a task id, so there can be one per task: say it at Info once
+		// per stream (or once for core NATS), and per subject at Debug.
+		c.mu.Lock()
+		first := !c.announced[next.mode+"|"+next.stream]
+		c.announced[next.mode+"|"+next.stream] = true
+		c.mu.Unlock()
+		ev := c.log.Debug()
+		if first {
+			ev = c.log.Info()
+		}
 		if next.mode == ModeCore {
-			c.log.Info().Str("subject", subject).Str("mode", ModeCore).
+			ev.Str("subject", subject).Str("mode", ModeCore).
 				Msgf("subject %s has no JetStream stream: core NATS, at-most-once for subscribers that are not connected", subject)
 		} else {
-			c.log.Info().Str("subject", subject).Str("stream", stream).Str("mode", ModeJetStream).
+			ev.Str("subject", subject).Str("stream", stream).Str("mode", ModeJetStream).
 				Msgf("subject %s is captured by JetStream stream %s: publishes wait for PubAcks", subject, stream)
 		}
 	}

@@ -86,7 +86,9 @@ func (s *Sink) connect() (*nats.Conn, error) {
 		nats.ReconnectWait(s.cfg.ReconnectWait),
 		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			s.log.Warn().Err(err).Msg("nats sink disconnected")
+			if err != nil { // nil: we closed it ourselves
+				s.log.Warn().Err(err).Msg("nats sink disconnected")
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			s.log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("nats sink reconnected")
