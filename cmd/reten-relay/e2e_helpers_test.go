@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -207,15 +205,6 @@ func jsonEqual(a, b string) bool {
 	xb, _ := json.Marshal(x)
 	yb, _ := json.Marshal(y)
 	return string(xb) == string(yb)
-}
-
-func ids(m map[string]string) string {
-	var out []string
-	for id := range m {
-		out = append(out, id)
-	}
-	sort.Strings(out)
-	return strings.Join(out, ",")
 }
 
 func writeBytes(path string, b []byte) error { return os.WriteFile(path, b, 0o600) }
