@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/reten/reten-relay/relay/relaytest"
 	"github.com/reten/reten-relay/schema"
@@ -102,5 +103,28 @@ func TestReload_NewRoutesApplyFromTheNextCycle(t *testing.T) {
 		}
 	case <-time.After(e2eWait):
 		t.Fatal("the new route got nothing")
+	}
+}
+
+func TestDLQReplay_Kafka(t *testing.T) {
+	e := newE2E(t)
+	k := relaytest.StartKafka(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w := &kafka.Writer{Addr: kafka.TCP(k.Brokers()...), RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond, AllowAutoTopicCreation: true}
+	defer w.Close()
+	if err := w.WriteMessages(ctx, kafka.Message{Topic: "reten-results", Value: []byte(`{}`)}); err != nil { // the input topic exists
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		dl, _ := json.Marshal(schema.DeadLetter{Reason: schema.ReasonConflict, Message: json.RawMessage(`{"n":1}`)})
+		if err := w.WriteMessages(ctx, kafka.Message{Topic: "reten-dlq", Key: []byte{byte('a' + i)}, Value: dl}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := e.configFile(resultsConfig("kafka") + "kafka: {brokers: [\"" + k.Brokers()[0] + "\"], create_topics: true}\n")
+	code, out, stderr := runCLI(t, ctx, "dlq", "replay", "-config", path, "-rate", "1000")
+	if code != exitOK || !strings.Contains(out, "replayed 2 dead letters from reten-dlq") {
+		t.Fatalf("exit %d: %s %s", code, out, stderr)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/reten/reten-relay/relay/config"
+	"github.com/reten/reten-relay/sources/kafkaresults"
 	"github.com/reten/reten-relay/sources/natsresults"
 )
 
@@ -34,15 +35,23 @@ func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		fmt.Fprintf(stderr, "%s: the results section is missing, so there is no dead-letter subject\n", *path)
 		return exitUsage
 	}
-	if cfg.Results.Source != config.SinkNATS {
-		fmt.Fprintln(stderr, "dlq replay: only results.source nats is supported so far; on Kafka, copy the dead-letter topic's `message` fields back with your tooling")
-		return exitUsage
+	log, _ := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	if cfg.Results.Source == config.SinkKafka {
+		n, err := kafkaresults.Replay(ctx, kafkaresults.ReplayOptions{
+			Brokers: cfg.Kafka.Brokers, DeadLetterTopic: cfg.Results.DeadLetter, InputTopic: cfg.Results.Topic,
+			Limit: *limit, Rate: *perSecond, Logger: log,
+		})
+		fmt.Fprintf(stdout, "replayed %d dead letters from %s\n", n, cfg.Results.DeadLetter)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			return exitFailure
+		}
+		return exitOK
 	}
 	if cfg.NATS.Embedded() {
 		fmt.Fprintln(stderr, "dlq replay: nats.url is embedded: the server only runs inside `reten-relay run`; point nats.url at it (its embedded_port) to replay")
 		return exitUsage
 	}
-	log, _ := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
 	nc, err := nats.Connect(cfg.NATS.URL, nats.Name(cfg.NATS.Name+"-dlq-replay"))
 	if err != nil {
 		fmt.Fprintf(stderr, "dlq replay: nats %s: %v\n", cfg.NATS.URL, err)
@@ -54,7 +63,7 @@ func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	})
 	fmt.Fprintf(stdout, "replayed %d dead letters from %s\n", n, cfg.Results.DeadLetter)
 	if err != nil {
-		fmt.Fprintf(stderr, "dlq replay: %v\n", err)
+		fmt.Fprintln(stderr, err)
 		return exitFailure
 	}
 	return exitOK

@@ -1,0 +1,115 @@
+package kafkaresults
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/time/rate"
+
+	"github.com/reten/reten-relay/schema"
+)
+
+// ReplayOptions configure Replay.
+type ReplayOptions struct {
+	// Brokers are the bootstrap addresses. Required.
+	Brokers []string
+	// DeadLetterTopic is where the dead letters are (results.dead_letter). Required.
+	DeadLetterTopic string
+	// InputTopic is the results input (results.topic). Required.
+	InputTopic string
+	// Group is the consumer group that remembers what was replayed.
+	// Default: reten-relay-dlq-replay.
+	Group string
+	// Limit stops after this many; 0 replays every dead letter there is now.
+	Limit int
+	// Rate is the most messages per second. Default: 50.
+	Rate float64
+	// Logger gets a line per replayed message.
+	Logger zerolog.Logger
+}
+
+// replayIdle is how long Replay waits for one more dead letter before it decides it has
+// read all there is.
+const replayIdle = 3 * time.Second
+
+// Replay writes the original message of each dead letter back to the input topic, with its
+// original key and headers (less dlq_reason), waiting for acks=all, and only then commits
+// the dead letter in its own consumer group: Kafka cannot delete a record, so "removed" means
+// a later replay does not see it again. It returns how many it re-published.
+func Replay(ctx context.Context, opts ReplayOptions) (int, error) {
+	if len(opts.Brokers) == 0 || opts.DeadLetterTopic == "" || opts.InputTopic == "" {
+		return 0, errors.New("dlq replay: brokers, dead-letter topic and input topic are required")
+	}
+	if opts.Group == "" {
+		opts.Group = "reten-relay-dlq-replay"
+	}
+	if opts.Rate <= 0 {
+		opts.Rate = 50
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: opts.Brokers, GroupID: opts.Group, Topic: opts.DeadLetterTopic, StartOffset: kafka.FirstOffset,
+		MaxWait: 250 * time.Millisecond, CommitInterval: 0, JoinGroupBackoff: 200 * time.Millisecond,
+	})
+	defer r.Close()
+	w := &kafka.Writer{Addr: kafka.TCP(opts.Brokers...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond}
+	defer w.Close()
+	limiter := rate.NewLimiter(rate.Limit(opts.Rate), 1)
+	n := 0
+	for opts.Limit == 0 || n < opts.Limit {
+		wait := replayIdle
+		if n == 0 {
+			wait = 2 * replayIdle // the first read also waits for the group join
+		}
+		fctx, cancel := context.WithTimeout(ctx, wait)
+		m, err := r.FetchMessage(fctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				return n, nil // nothing more there now
+			}
+			return n, fmt.Errorf("dlq replay: read %s: %w", opts.DeadLetterTopic, err)
+		}
+		out, err := replayRecord(m, opts.InputTopic)
+		if err != nil {
+			opts.Logger.Warn().Err(err).Int64("offset", m.Offset).Int("partition", m.Partition).Msg("dlq replay: skipped a record that is not a dead letter")
+		} else {
+			if err := limiter.Wait(ctx); err != nil {
+				return n, err
+			}
+			if err := w.WriteMessages(ctx, out); err != nil {
+				return n, fmt.Errorf("dlq replay: write to %s: %w", opts.InputTopic, err)
+			}
+			n++
+			opts.Logger.Info().Int64("offset", m.Offset).Int("partition", m.Partition).Msg("dlq replay: re-published")
+		}
+		if err := r.CommitMessages(ctx, m); err != nil {
+			return n, fmt.Errorf("dlq replay: commit %s/%d@%d: %w", m.Topic, m.Partition, m.Offset, err)
+		}
+	}
+	return n, nil
+}
+
+// replayRecord rebuilds the original record from a dead letter.
+func replayRecord(m kafka.Message, input string) (kafka.Message, error) {
+	var dl schema.DeadLetter
+	if err := json.Unmarshal(m.Value, &dl); err != nil || dl.Reason == "" {
+		return kafka.Message{}, fmt.Errorf("not a dead letter: %v", err)
+	}
+	body := []byte(dl.Message)
+	var s string
+	if json.Unmarshal(dl.Message, &s) == nil {
+		body = []byte(s) // the original was not JSON and was kept as a string
+	}
+	out := kafka.Message{Topic: input, Key: m.Key, Value: body}
+	for _, h := range m.Headers {
+		if h.Key != "dlq_reason" && h.Key != "Dlq-Reason" {
+			out.Headers = append(out.Headers, h)
+		}
+	}
+	return out, nil
+}
