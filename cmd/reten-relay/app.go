@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
 
 	"github.com/reten/reten-relay/relay"
 	"github.com/reten/reten-relay/relay/config"
@@ -250,6 +251,7 @@ func (a *app) buildKafka(ctx context.Context, cfg *config.Config) error {
 	a.kafka = sink
 	a.sinks[config.SinkKafka] = sink
 	a.onClose("kafka sink", sink.Close)
+	a.health.Register("kafka", "connecting")
 	var topics []string
 	if cfg.Tasks != nil {
 		for _, r := range cfg.Tasks.Routes {
@@ -343,6 +345,7 @@ func (a *app) Run(ctx context.Context) error {
 		}
 	}()
 	goRun("nats health", a.watchNATS)
+	goRun("kafka health", a.watchKafka)
 	if a.poller != nil {
 		goRun("tasks", a.poller.Run)
 	}
@@ -384,6 +387,50 @@ func (a *app) watchNATS(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// watchKafka keeps the "kafka" health component in step with the brokers: kafka-go has
+// no connection state to watch, so it asks a broker for the cluster's brokers now and then.
+func (a *app) watchKafka(ctx context.Context) error {
+	if a.kafka == nil {
+		return nil
+	}
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		err := pingKafka(ctx, a.cfg.Kafka.Brokers)
+		if err == nil {
+			if a.health.Set("kafka", true, "") {
+				a.log.Info().Msg("kafka: brokers reachable")
+			}
+		} else if a.health.Set("kafka", false, "no broker reachable: "+err.Error()) {
+			a.log.Warn().Err(err).Msg("kafka: no broker reachable")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// pingKafka asks the brokers, one after another, for the cluster metadata.
+func pingKafka(ctx context.Context, brokers []string) error {
+	var err error
+	for _, b := range brokers {
+		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		var conn *kafka.Conn
+		conn, err = (&kafka.Dialer{}).DialContext(dctx, "tcp", b)
+		cancel()
+		if err == nil {
+			_, err = conn.Brokers()
+			_ = conn.Close()
+			if err == nil {
+				return nil
+			}
+		}
+	}
+	return err
 }
 
 // close releases everything in reverse order of creation.

@@ -302,6 +302,11 @@ func TestE2E_Results_BrokenMessagesAreDeadLetteredAndTheRestDelivered(t *testing
 					t.Errorf("dead letter without an error: %+v", dl)
 				}
 			}
+			readyz := "http://" + r.app.listener.Addr().String() + "/readyz"
+			relaytest.WaitFor(t, e2eWait, "/readyz to report the broker", func() bool {
+				code, body := get(readyz)
+				return code == 200 && strings.Contains(body, `"`+source+`":{"ready":true`)
+			})
 			want := map[string]int{schema.ReasonUnknownResultType: 1, schema.ReasonRejected: 1, schema.ReasonInvalidMessage: len(broken) - 2}
 			if fmt.Sprint(reasons) != fmt.Sprint(want) {
 				t.Fatalf("dead-letter reasons = %v, want %v", reasons, want)
