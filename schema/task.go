@@ -42,3 +42,22 @@ type ResultType struct {
 	Label                     string `json:"label"`
 	RequiresFutureScheduledAt bool   `json:"requiresFutureScheduledAt"`
 }
+
+// PageFunc receives the tasks of one listed page as it arrives. Calls never overlap, but
+// pages may arrive in any order. Each Task.Raw is valid only until fn returns: fn copies
+// what it keeps. An error from fn stops the listing and is returned by it.
+type PageFunc func(page int, tasks []Task) error
+
+// ListSummary says how a streamed listing went (see PageFunc).
+type ListSummary struct {
+	// Total is meta.total of page 1, or the item count when Reten sent no meta.
+	Total int
+	// Pages is how many pages were fetched; Tasks how many items they held.
+	Pages, Tasks int
+	// Covered is true when every page up to the end of the list came back: a task absent
+	// from a covered listing may be suspected of being deleted (never more than suspected:
+	// offset pagination skips items when others are deleted during the walk).
+	Covered bool
+	// Inconsistency says why the listing was not covered, or what looked odd about it.
+	Inconsistency string
+}
