@@ -298,7 +298,7 @@ func (a *app) buildTasks(cfg *config.Config, opts appOptions) error {
 		DeleteGuard: tasks.DeleteGuard{MaxShare: tc.DeleteGuard.MaxShare, MinSnapshot: tc.DeleteGuard.MinSnapshot, ConfirmCycles: tc.DeleteGuard.ConfirmCycles},
 		Lister:      a.client,
 		Router:      router,
-		Sinks:       a.sinks,
+		Sinks:       taskSinks(a.sinks),
 		Store:       st,
 		Logger:      log,
 		Metrics:     a.metrics,

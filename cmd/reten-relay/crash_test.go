@@ -119,7 +119,7 @@ func TestCrash_TasksNeverLoseAnEventAndRepublishWithTheSameID(t *testing.T) {
 		{name: "killed mid-publish, after the broker confirmed a batch", crashAt: "after-publish:1"},
 		{
 			name:    "a task created, the relay killed, the task deleted before the restart",
-			crashAt: "after-publish:3", // the first sync takes two batches of 256
+			crashAt: "after-publish:2", // the first sync is one batch; the second is the new task
 			before: func(t *testing.T, e *e2e, sub *subscriber) {
 				relaytest.WaitFor(t, e2eWait, "the first sync", func() bool { return sub.count(schema.OpCreated) >= 300 })
 				e.sim.AddTask(retensim.Task{ID: "short-lived-task", Channel: "WHATSAPP"})

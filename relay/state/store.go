@@ -1,6 +1,7 @@
 // Package state is the durable state of the tasks pipeline on bbolt: the snapshot of every
 // task seen, the last published JSON of each live task, the outbox of events waiting for
-// their sinks, and the poller's bookkeeping. *Store satisfies tasks.StateStore.
+// their sinks (the events once, and one queue of routed messages per sink), and the
+// poller's bookkeeping. *Store satisfies tasks.StateStore.
 //
 // Every Commit and Ack is one bbolt transaction, fsynced before it returns (NoSync is never
 // turned on), so a crash leaves either all of a cycle's changes or none of them.
@@ -34,7 +35,8 @@ var ErrCorrupt = errors.New("state file holds an unreadable record")
 var (
 	bucketSnapshot  = []byte("snapshot")
 	bucketPublished = []byte("published")
-	bucketOutbox    = []byte("outbox")
+	bucketEvents    = []byte("events")
+	bucketQueues    = []byte("queues")
 	bucketMeta      = []byte("meta")
 	keyMeta         = []byte("poller")
 )
@@ -70,7 +72,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketSnapshot, bucketPublished, bucketOutbox, bucketMeta} {
+		for _, b := range [][]byte{bucketSnapshot, bucketPublished, bucketEvents, bucketQueues, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -58,15 +58,6 @@ func encodeEvent(ev schema.Event) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// decodeEvent decodes an outbox body for routing.
-func decodeEvent(body []byte) (schema.Event, error) {
-	var ev schema.Event
-	if err := json.Unmarshal(body, &ev); err != nil {
-		return schema.Event{}, fmt.Errorf("decode outbox event: %w", err)
-	}
-	return ev, nil
-}
-
 // message addresses one encoded event to one target. The Kafka key is the route's key,
 // by default the task id, so each task's events stay in order in one partition; the ce_* headers let consumers filter
 // without parsing the body.
