@@ -42,7 +42,7 @@ func TestStore_CommitSurvivesReopen(t *testing.T) {
 			Head: tasks.EventHead{TaskID: "a", EventID: "e1", Op: schema.OpUpdated, Source: "src"}, Body: []byte(`{"x":1}`),
 			Targets: []tasks.QueuedTarget{{Route: "r", Sink: "nats", Destination: "d", Key: "k"}},
 		}},
-		Meta:    tasks.Meta{Synced: true, GuardCycles: 2},
+		Meta: tasks.Meta{Synced: true, GuardCycles: 2},
 	})
 	if err != nil {
 		t.Fatalf("commit: %v", err)

@@ -88,4 +88,6 @@ func (nopLister) StreamTasks(context.Context, schema.ListOptions, schema.PageFun
 	return schema.ListSummary{Covered: true}, nil
 }
 
-func (nopLister) TaskExists(context.Context, schema.Task) (bool, bool, error) { return false, false, nil }
+func (nopLister) TaskExists(context.Context, schema.Task) (bool, bool, error) {
+	return false, false, nil
+}
