@@ -131,7 +131,9 @@ func (s smallSink) Publish(ctx context.Context, msgs []schema.Message) error {
 }
 
 func TestPoller_OversizedEventGoesOutTrimmed(t *testing.T) {
-	e := newEnv(t, func(c *tasks.Config) { c.Sinks = map[string]relay.Sink{"nats": smallSink{fakeSink: &fakeSink{}, limit: 64 << 10}} })
+	e := newEnv(t, func(c *tasks.Config) {
+		c.Sinks = map[string]relay.Sink{"nats": smallSink{fakeSink: &fakeSink{}, limit: 64 << 10}}
+	})
 	sink := e.cfg.Sinks["nats"].(smallSink).fakeSink
 	e.lister.set(task("a", `"v":1`), task("big", `"status":"PENDING"`))
 	e.cycle()
