@@ -291,20 +291,21 @@ func (a *app) buildTasks(cfg *config.Config, opts appOptions) error {
 	a.onClose("state store", func(context.Context) error { return st.Close() })
 	log := a.log.With().Str("component", "tasks").Logger()
 	a.poller, err = tasks.New(tasks.Config{
-		Source:      a.eventSource(),
-		Interval:    tc.Interval,
-		List:        schemaListOptions(tc),
-		EmitInitial: tc.EmitInitial,
-		DeleteGuard: tasks.DeleteGuard{MaxShare: tc.DeleteGuard.MaxShare, MinSnapshot: tc.DeleteGuard.MinSnapshot, ConfirmCycles: tc.DeleteGuard.ConfirmCycles},
-		Lister:      a.client,
-		Router:      router,
-		Sinks:       taskSinks(a.sinks),
-		Store:       st,
-		Logger:      log,
-		Metrics:     a.metrics,
-		Health:      a.health,
-		Hooks:       opts.taskHooks,
-		OnCycle:     opts.onCycle,
+		Source:       a.eventSource(),
+		Interval:     tc.Interval,
+		List:         schemaListOptions(tc),
+		EmitInitial:  tc.EmitInitial,
+		TombstoneTTL: tc.TombstoneTTL,
+		DeleteGuard:  tasks.DeleteGuard{MaxShare: tc.DeleteGuard.MaxShare, MinSnapshot: tc.DeleteGuard.MinSnapshot, ConfirmCycles: tc.DeleteGuard.ConfirmCycles},
+		Lister:       a.client,
+		Router:       router,
+		Sinks:        taskSinks(a.sinks),
+		Store:        st,
+		Logger:       log,
+		Metrics:      a.metrics,
+		Health:       a.health,
+		Hooks:        opts.taskHooks,
+		OnCycle:      opts.onCycle,
 	})
 	if err != nil {
 		return fmt.Errorf("tasks: %w", err)

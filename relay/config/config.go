@@ -90,6 +90,10 @@ type TasksConfig struct {
 	EmitInitial bool `yaml:"emit_initial"`
 	// DeleteGuard holds back mass deletions.
 	DeleteGuard DeleteGuardConfig `yaml:"delete_guard"`
+	// TombstoneTTL is how long a deleted task's change number is remembered. A task
+	// re-created after it starts its change numbers again, so its event ids can repeat old
+	// ones: keep it longer than any broker's or consumer's duplicate window. Default: 168h.
+	TombstoneTTL time.Duration `yaml:"tombstone_ttl"`
 	// Routes say where events go; at least one is required.
 	Routes []RouteConfig `yaml:"routes"`
 }
@@ -225,7 +229,7 @@ func DefaultConfig() *Config {
 func DefaultTasks() *TasksConfig {
 	return &TasksConfig{
 		Interval: 30 * time.Second, PageSize: 100, Concurrency: 4,
-		State: "./data/tasks.db", EmitInitial: true,
+		State: "./data/tasks.db", EmitInitial: true, TombstoneTTL: 168 * time.Hour,
 		DeleteGuard: DeleteGuardConfig{MaxShare: 0.5, MinSnapshot: 10, ConfirmCycles: 3},
 	}
 }

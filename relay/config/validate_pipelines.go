@@ -24,6 +24,7 @@ func (c *Config) validateTasks(v *validator) {
 			}
 		}
 	}
+	v.positive("tasks.tombstone_ttl", t.TombstoneTTL)
 	if t.State == "" {
 		v.add("tasks.state", "must not be empty")
 	}
