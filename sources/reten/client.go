@@ -120,6 +120,8 @@ type call struct {
 	body       []byte
 	permission string
 	limit      int64
+	// buf, when not nil, is reused to hold the answer (a listing reads thousands of pages).
+	buf []byte
 }
 
 // do performs the call and returns the status and the body of a 2xx answer.
@@ -158,7 +160,7 @@ func (c *Client) do(ctx context.Context, cl call) (int, []byte, error) {
 	if resp.StatusCode/100 != 2 {
 		limit = maxSmallBytes
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	data, err := readBody(resp, cl.buf, limit+1)
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, nil, fmt.Errorf("reten: %s: %w", cl.op, ctx.Err())
@@ -182,6 +184,28 @@ func (c *Client) do(ctx context.Context, cl call) (int, []byte, error) {
 		Message:    c.scrub(trim(serverMessage(data), 300)),
 	}
 	return resp.StatusCode, nil, e
+}
+
+// readBody reads at most limit bytes of the body into buf (grown as needed).
+func readBody(resp *http.Response, buf []byte, limit int64) ([]byte, error) {
+	if n := resp.ContentLength; n > 0 && n <= limit && int64(cap(buf)) < n {
+		buf = make([]byte, 0, n+1) // +1: room to see io.EOF without growing
+	}
+	r := io.LimitReader(resp.Body, limit)
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // serverMessage reads NestJS's `message`, a string or an array of strings.
