@@ -24,7 +24,9 @@ const (
 
 // Limits on what the client reads of an answer.
 const (
-	maxPageBytes  = 32 << 20
+	// A page of 100 tasks of ~1 KB is ~100 KB; 8 MiB leaves 80× room while a walk's
+	// worst case stays Concurrency × 8 MiB.
+	maxPageBytes  = 8 << 20
 	maxSmallBytes = 1 << 20
 	maxErrorBody  = 512
 )
@@ -105,6 +107,7 @@ func New(cfg Config) (*Client, error) {
 		tr.IdleConnTimeout = 90 * time.Second
 		hc = &http.Client{Transport: tr, Timeout: cfg.Timeout}
 	}
+	hc = withSameHostRedirects(hc)
 	return &Client{base: base, key: cfg.APIKey, userAgent: cfg.UserAgent, timeout: cfg.Timeout, http: hc, now: time.Now}, nil
 }
 
@@ -148,6 +151,9 @@ func (c *Client) do(ctx context.Context, cl call) (int, []byte, error) {
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, nil, fmt.Errorf("reten: %s: %w", cl.op, ctx.Err())
+		}
+		if errors.Is(err, ErrForeignRedirect) {
+			return 0, nil, &Error{Op: cl.op, Class: schema.ErrRejected, Permission: cl.permission, Err: c.scrubErr(err)}
 		}
 		// Timeouts, refused and reset connections, EOF before an answer: all transient.
 		return 0, nil, &Error{Op: cl.op, Class: schema.ErrTransient, Permission: cl.permission, Err: c.scrubErr(err)}

@@ -110,6 +110,15 @@ func (s *Sim) listTasks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
+	hostile := s.hostile
+	s.mu.Unlock()
+	if s.hostileAnswer(w, r, hostile) {
+		return
+	}
+	if hostile.IgnorePage {
+		page = 1
+	}
+	s.mu.Lock()
 	if status, ok := s.failPages[page]; ok {
 		s.mu.Unlock()
 		s.writeError(w, ep, status, fmt.Sprintf("page %d failed (injected)", page))
@@ -125,11 +134,12 @@ func (s *Sim) listTasks(w http.ResponseWriter, r *http.Request) {
 	if hook != nil {
 		hook(page)
 	}
-	totalPages := (total + perPage - 1) / perPage
-	s.writeJSON(w, ep, http.StatusOK, map[string]any{
-		"data": data,
-		"meta": map[string]int{"page": page, "limit": perPage, "total": total, "totalPages": totalPages},
-	})
+	data, meta := hostilePage(hostile, page, perPage, total, data, func(page int) []Task { return s.endlessPage(page, perPage) })
+	body := map[string]any{"data": data}
+	if meta != nil {
+		body["meta"] = meta
+	}
+	s.writeJSON(w, ep, http.StatusOK, body)
 }
 
 // pageLocked returns how many of the tenant's tasks match q and the n of them from offset

@@ -50,6 +50,7 @@ type Sim struct {
 	rates        map[Endpoint]rateFault
 	failPages    map[int]int
 	onPage       func(page int)
+	hostile      Hostile
 	now          func() time.Time
 
 	requests  sync.Map // Endpoint → *atomic.Int64
