@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -109,34 +110,59 @@ func (s *Sim) listTasks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
+	hostile := s.hostile
+	s.mu.Unlock()
+	if s.hostileAnswer(w, r, hostile) {
+		return
+	}
+	if hostile.IgnorePage {
+		page = 1
+	}
+	s.mu.Lock()
 	if status, ok := s.failPages[page]; ok {
 		s.mu.Unlock()
 		s.writeError(w, ep, status, fmt.Sprintf("page %d failed (injected)", page))
 		return
 	}
-	var match []*Task
-	for _, t := range s.tasks {
-		if t.Tenant == key.tenant && filterMatches(t, q) {
-			match = append(match, t)
-		}
-	}
-	total := len(match)
-	from := min((page-1)*perPage, total)
-	to := min(from+perPage, total)
-	data := make([]Task, 0, to-from)
-	for _, t := range match[from:to] {
-		data = append(data, *t)
+	total, window := s.pageLocked(key.tenant, q, (page-1)*perPage, perPage)
+	data := make([]Task, len(window))
+	for i, t := range window {
+		data[i] = *t
 	}
 	hook := s.onPage
 	s.mu.Unlock()
 	if hook != nil {
 		hook(page)
 	}
-	totalPages := (total + perPage - 1) / perPage
-	s.writeJSON(w, ep, http.StatusOK, map[string]any{
-		"data": data,
-		"meta": map[string]int{"page": page, "limit": perPage, "total": total, "totalPages": totalPages},
+	data, meta := hostilePage(hostile, page, perPage, total, data, func(page int) []Task { return s.endlessPage(page, perPage) })
+	body := map[string]any{"data": data}
+	if meta != nil {
+		body["meta"] = meta
+	}
+	s.writeJSON(w, ep, http.StatusOK, body)
+}
+
+// pageLocked returns how many of the tenant's tasks match q and the n of them from offset
+// on. Without filters it costs O(n + log tasks), through the tenant's index; with filters it
+// scans the tenant's tasks (cheap checks, dates parsed only when a date filter is set).
+func (s *Sim) pageLocked(tenant string, q url.Values, offset, n int) (int, []*Task) {
+	l := s.tenantList(tenant)
+	if !hasFilters(q) {
+		return l.live, l.window(offset, n)
+	}
+	f := newFilter(q)
+	total := 0
+	var out []*Task
+	l.each(func(t *Task) bool {
+		if f.matches(t) {
+			if total >= offset && len(out) < n {
+				out = append(out, t)
+			}
+			total++
+		}
+		return true
 	})
+	return total, out
 }
 
 func intParam(v string, def int, problems *[]string, msg string) int {
@@ -158,46 +184,60 @@ func parseDate(v string) (time.Time, error) {
 	return time.Parse("2006-01-02", v)
 }
 
-func filterMatches(t *Task, q map[string][]string) bool {
-	get := func(k string) string {
-		if v := q[k]; len(v) > 0 {
-			return v[0]
+// filterParams are the list endpoint's filters (reten-api.md §2).
+var filterParams = []string{"status", "result_status", "channel", "external_commerce_id", "external_operator_id", "scheduled_from", "scheduled_to"}
+
+func hasFilters(q url.Values) bool {
+	for _, p := range filterParams {
+		if q.Get(p) != "" {
+			return true
 		}
-		return ""
 	}
+	return false
+}
+
+// filter is a list query's filters, parsed once per request.
+type filter struct {
+	status, resultStatus, channel, commerce, operator string
+	from, to                                          *time.Time
+}
+
+func newFilter(q url.Values) filter {
+	f := filter{status: q.Get("status"), resultStatus: q.Get("result_status"), channel: q.Get("channel"),
+		commerce: q.Get("external_commerce_id"), operator: q.Get("external_operator_id")}
+	if v := q.Get("scheduled_from"); v != "" {
+		if t, err := parseDate(v); err == nil {
+			f.from = &t
+		}
+	}
+	if v := q.Get("scheduled_to"); v != "" {
+		if t, err := parseDate(v); err == nil {
+			f.to = &t
+		}
+	}
+	return f
+}
+
+func (f filter) matches(t *Task) bool {
 	deref := func(p *string) string {
 		if p == nil {
 			return ""
 		}
 		return *p
 	}
-	if v := get("status"); v != "" && t.Status != v {
+	switch {
+	case f.status != "" && t.Status != f.status,
+		f.resultStatus != "" && deref(t.ResultStatus) != f.resultStatus,
+		f.channel != "" && t.Channel != f.channel,
+		f.commerce != "" && t.CommerceExternalID != f.commerce,
+		f.operator != "" && deref(t.OperatorExternalID) != f.operator:
 		return false
 	}
-	if v := get("result_status"); v != "" && deref(t.ResultStatus) != v {
-		return false
-	}
-	if v := get("channel"); v != "" && t.Channel != v {
-		return false
-	}
-	if v := get("external_commerce_id"); v != "" && t.CommerceExternalID != v {
-		return false
-	}
-	if v := get("external_operator_id"); v != "" && deref(t.OperatorExternalID) != v {
-		return false
+	if f.from == nil && f.to == nil {
+		return true
 	}
 	at, _ := parseDate(t.ScheduledAt)
-	if v := get("scheduled_from"); v != "" {
-		if from, err := parseDate(v); err == nil && at.Before(from) {
-			return false
-		}
-	}
-	if v := get("scheduled_to"); v != "" {
-		if to, err := parseDate(v); err == nil && at.After(to) {
-			return false
-		}
-	}
-	return true
+	return (f.from == nil || !at.Before(*f.from)) && (f.to == nil || !at.After(*f.to))
 }
 
 func (s *Sim) listResultTypes(w http.ResponseWriter, r *http.Request) {

@@ -35,7 +35,8 @@ type Sim struct {
 	mu           sync.Mutex
 	rnd          *rand.Rand
 	seq          int64
-	tasks        []*Task // in list order (creation order)
+	all          taskList             // every task in list order (creation order)
+	tenants      map[string]*taskList // each tenant's tasks in list order
 	byID         map[string]*Task
 	keys         map[string]*apiKey
 	jwts         map[string]*apiKey
@@ -49,6 +50,7 @@ type Sim struct {
 	rates        map[Endpoint]rateFault
 	failPages    map[int]int
 	onPage       func(page int)
+	hostile      Hostile
 	now          func() time.Time
 
 	requests  sync.Map // Endpoint → *atomic.Int64
@@ -90,6 +92,7 @@ func newSim(opts []Option) *Sim {
 	s := &Sim{
 		rnd:          rnd,
 		byID:         map[string]*Task{},
+		tenants:      map[string]*taskList{},
 		keys:         map[string]*apiKey{},
 		jwts:         map[string]*apiKey{},
 		resultByTask: map[string]int{},
