@@ -115,6 +115,13 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 	}
 	router := *p.router.Load()
 	w := newWalk(p.idx)
+	emitCreated := p.meta.Synced || p.cfg.EmitInitial
+	// A large listing (a first sync) is committed as it goes, in chunks: memory stays
+	// bounded and the sinks publish while the walk goes on. Every chunk is facts: tasks
+	// created or changed.
+	w.flush = func() error {
+		return p.commitChunk(ctx, w.plan(p.meta, emitCreated), router, start, rep)
+	}
 	opts := p.cfg.List
 	opts.Progress = p.progress.callback(p, opts.Progress)
 	p.progress.begin(p.cfg.Now())
@@ -131,7 +138,7 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 		listErr = fmt.Errorf("list tasks: %w", listErr)
 	}
 	// Tasks seen are facts even when the listing did not cover every page.
-	pl := w.plan(p.meta, p.meta.Synced || p.cfg.EmitInitial)
+	pl := w.plan(p.meta, emitCreated)
 	if covered {
 		p.planDeletes(ctx, w, pl)
 		pl.meta.Synced = true
@@ -153,6 +160,7 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 		for _, d := range p.drains {
 			d.wake()
 		}
+		p.compact(ctx)
 		return listErr
 	}
 	n, err := p.drainAll(ctx)
@@ -160,12 +168,34 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 	if err != nil {
 		return errors.Join(listErr, fmt.Errorf("publish events: %w", err))
 	}
+	p.compact(ctx)
 	return listErr
+}
+
+// compactor is a store that can give its free space back (relay/state.Store).
+type compactor interface {
+	CompactIfMostlyFree(ctx context.Context) (before, after int64, err error)
+}
+
+// compact shrinks the state file when it is mostly free pages, as after a first sync
+// whose events were all published.
+func (p *Poller) compact(ctx context.Context) {
+	c, ok := p.cfg.Store.(compactor)
+	if !ok {
+		return
+	}
+	before, after, err := c.CompactIfMostlyFree(ctx)
+	switch {
+	case err != nil:
+		p.log.Warn().Err(err).Msg("state file compaction failed")
+	case before > 0:
+		p.log.Info().Int64("bytes_before", before).Int64("bytes_after", after).Msg("state file compacted")
+	}
 }
 
 // commit encodes, routes and commits the plan, then applies it to the index.
 func (p *Poller) commit(ctx context.Context, pl *plan, router relay.Router, start time.Time, rep *CycleReport) error {
-	rep.Created, rep.Updated, rep.Deleted = pl.created, pl.updated, pl.deleted
+	rep.Created, rep.Updated, rep.Deleted = rep.Created+pl.created, rep.Updated+pl.updated, rep.Deleted+pl.deleted
 	rep.Suspected, rep.HeldDeletes, rep.Cleared = pl.suspected, pl.held, pl.cleared
 	if len(pl.updates) == 0 && len(pl.drop) == 0 && pl.meta == p.meta {
 		return nil
@@ -175,7 +205,7 @@ func (p *Poller) commit(ctx context.Context, pl *plan, router relay.Router, star
 	if err != nil {
 		return err
 	}
-	rep.Unrouted = unrouted
+	rep.Unrouted += unrouted
 	if m := p.cfg.Metrics; m != nil && unrouted > 0 {
 		m.Unrouted.Add(float64(unrouted))
 	}
@@ -202,6 +232,20 @@ func (p *Poller) commit(ctx context.Context, pl *plan, router relay.Router, star
 		}
 	}
 	p.setPending()
+	return nil
+}
+
+// commitChunk commits part of a walk's creates and updates while it goes on, and wakes
+// the background drainers.
+func (p *Poller) commitChunk(ctx context.Context, pl *plan, router relay.Router, start time.Time, rep *CycleReport) error {
+	if err := p.commit(ctx, pl, router, start, rep); err != nil {
+		return err
+	}
+	if p.background.Load() {
+		for _, d := range p.drains {
+			d.wake()
+		}
+	}
 	return nil
 }
 
