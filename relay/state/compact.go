@@ -45,7 +45,7 @@ func (s *Store) CompactIfMostlyFree(ctx context.Context) (before, after int64, e
 	}
 	tmp := s.path + ".compact"
 	_ = os.Remove(tmp)
-	dst, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: LockTimeout, FreelistType: bolt.FreelistMapType})
+	dst, err := bolt.Open(tmp, 0o600, boltOptions())
 	if err != nil {
 		return 0, 0, fmt.Errorf("compact state: %w", err)
 	}

@@ -22,7 +22,7 @@ type walk struct {
 }
 
 // chunkSize is how many found tasks a walk keeps before it commits them.
-const chunkSize = 5000
+const chunkSize = 20_000
 
 // found is a listed task that is new, changed, or back from suspicion.
 type found struct {

@@ -119,14 +119,16 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 	// A large listing (a first sync) is committed as it goes, in chunks: memory stays
 	// bounded and the sinks publish while the walk goes on. Every chunk is facts: tasks
 	// created or changed.
-	w.flush = func() error {
-		return p.commitChunk(ctx, w.plan(p.meta, emitCreated), router, start, rep)
-	}
+	chunks := &chunker{p: p, ctx: ctx, router: router, start: start, rep: rep}
+	w.flush = func() error { return chunks.submit(w.plan(p.meta, emitCreated)) }
 	opts := p.cfg.List
 	opts.Progress = p.progress.callback(p, opts.Progress)
 	p.progress.begin(p.cfg.Now())
 	sum, listErr := p.cfg.Lister.StreamTasks(ctx, opts, w.page)
 	rep.Pages, rep.Tasks = sum.Pages, w.listed
+	if err := chunks.wait(); err != nil {
+		return errors.Join(err, drainErr)
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -143,9 +145,13 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 		p.planDeletes(ctx, w, pl)
 		pl.meta.Synced = true
 	}
-	if err := p.commit(ctx, pl, router, start, rep); err != nil {
+	if err := chunks.submit(pl); err != nil {
 		return errors.Join(err, listErr, drainErr)
 	}
+	if err := chunks.wait(); err != nil {
+		return errors.Join(err, listErr, drainErr)
+	}
+	rep.Suspected, rep.HeldDeletes, rep.Cleared = pl.suspected, pl.held, pl.cleared
 	if drainErr != nil {
 		p.log.Debug().Err(drainErr).Msg("a sink could not be drained before listing")
 	}
@@ -157,9 +163,6 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 		h()
 	}
 	if p.background.Load() {
-		for _, d := range p.drains {
-			d.wake()
-		}
 		p.compact(ctx)
 		return listErr
 	}
@@ -170,83 +173,6 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 	}
 	p.compact(ctx)
 	return listErr
-}
-
-// compactor is a store that can give its free space back (relay/state.Store).
-type compactor interface {
-	CompactIfMostlyFree(ctx context.Context) (before, after int64, err error)
-}
-
-// compact shrinks the state file when it is mostly free pages, as after a first sync
-// whose events were all published.
-func (p *Poller) compact(ctx context.Context) {
-	c, ok := p.cfg.Store.(compactor)
-	if !ok {
-		return
-	}
-	before, after, err := c.CompactIfMostlyFree(ctx)
-	switch {
-	case err != nil:
-		p.log.Warn().Err(err).Msg("state file compaction failed")
-	case before > 0:
-		p.log.Info().Int64("bytes_before", before).Int64("bytes_after", after).Msg("state file compacted")
-	}
-}
-
-// commit encodes, routes and commits the plan, then applies it to the index.
-func (p *Poller) commit(ctx context.Context, pl *plan, router relay.Router, start time.Time, rep *CycleReport) error {
-	rep.Created, rep.Updated, rep.Deleted = rep.Created+pl.created, rep.Updated+pl.updated, rep.Deleted+pl.deleted
-	rep.Suspected, rep.HeldDeletes, rep.Cleared = pl.suspected, pl.held, pl.cleared
-	if len(pl.updates) == 0 && len(pl.drop) == 0 && pl.meta == p.meta {
-		return nil
-	}
-	pl.sortUpdates()
-	events, unrouted, err := p.buildEvents(ctx, pl, router, start.UTC().Truncate(time.Millisecond))
-	if err != nil {
-		return err
-	}
-	rep.Unrouted += unrouted
-	if m := p.cfg.Metrics; m != nil && unrouted > 0 {
-		m.Unrouted.Add(float64(unrouted))
-	}
-	c := Commit{Entries: pl.updates, Drop: pl.drop, Events: events, Meta: pl.meta}
-	if err := p.cfg.Store.Commit(ctx, c); err != nil {
-		return fmt.Errorf("commit snapshot and outbox: %w", err)
-	}
-	p.idx.apply(pl)
-	p.meta = pl.meta
-	perSink := map[string]int{}
-	for _, ev := range events {
-		for _, t := range ev.Targets {
-			perSink[t.Sink]++
-		}
-	}
-	for _, d := range p.drains {
-		if n := perSink[d.name]; n > 0 {
-			d.mu.Lock()
-			if d.pending == 0 {
-				d.lastProgress = p.cfg.Now() // waiting starts now
-			}
-			d.pending += n
-			d.mu.Unlock()
-		}
-	}
-	p.setPending()
-	return nil
-}
-
-// commitChunk commits part of a walk's creates and updates while it goes on, and wakes
-// the background drainers.
-func (p *Poller) commitChunk(ctx context.Context, pl *plan, router relay.Router, start time.Time, rep *CycleReport) error {
-	if err := p.commit(ctx, pl, router, start, rep); err != nil {
-		return err
-	}
-	if p.background.Load() {
-		for _, d := range p.drains {
-			d.wake()
-		}
-	}
-	return nil
 }
 
 // outboxFull refuses to list while a sink's queue is over the limit, so an outage cannot
