@@ -84,9 +84,15 @@ log: {level: %s}
 	defer cancel()
 	start := time.Now()
 	relay := startBenchProc(b, "RETEN_RELAY_AS_MAIN=run -config "+path)
+	var lastCount int
+	var lastErr error
 	waitBench(b, 45*time.Minute, "the first sync", func() bool {
-		c, err := br.count(ctx)
-		return err == nil && c >= n
+		lastCount, lastErr = br.count(ctx)
+		if time.Since(start) > time.Minute && lastCount == 0 {
+			out := relay.out.String()
+			b.Fatalf("no progress after a minute (count %d, %v); relay says:\n%s", lastCount, lastErr, out[max(0, len(out)-4000):])
+		}
+		return lastErr == nil && lastCount >= n
 	})
 	firstSync := time.Since(start)
 	syncCPU := relay.cpu()
@@ -98,7 +104,14 @@ log: {level: %s}
 	var cpus []float64
 	last := relay.cpu()
 	for len(cpus) < 3 {
-		waitBench(b, 10*time.Minute, "an unchanged cycle", func() bool { return relay.count(`"message":"tasks cycle"`) > cycles })
+		waitStart := time.Now()
+		waitBench(b, 10*time.Minute, "an unchanged cycle", func() bool {
+			if time.Since(waitStart) > time.Minute {
+				out := relay.out.String()
+				b.Fatalf("no cycle for a minute; relay says:\n%s", out[max(0, len(out)-4000):])
+			}
+			return relay.count(`"message":"tasks cycle"`) > cycles
+		})
 		cycles = relay.count(`"message":"tasks cycle"`)
 		now := relay.cpu()
 		cpus = append(cpus, now-last)
@@ -322,17 +335,35 @@ func (k *kafkaBroker) config() (string, string) {
 }
 
 func (k *kafkaBroker) count(ctx context.Context) (int, error) {
-	conn, err := kafka.DialLeader(ctx, "tcp", k.k.Brokers()[0], "reten-tasks", 0)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second) // the topic may not exist yet
+	defer cancel()
+	conn, err := kafka.DialContext(ctx, "tcp", k.k.Brokers()[0])
 	if err != nil {
 		return 0, err
 	}
 	defer conn.Close()
-	last, err := conn.ReadLastOffset()
-	return int(last), err
+	parts, err := conn.ReadPartitions("reten-tasks")
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, p := range parts {
+		pc, err := kafka.DialLeader(ctx, "tcp", k.k.Brokers()[0], "reten-tasks", p.ID)
+		if err != nil {
+			return 0, err
+		}
+		last, err := pc.ReadLastOffset()
+		_ = pc.Close()
+		if err != nil {
+			return 0, err
+		}
+		total += int(last)
+	}
+	return total, nil
 }
 
 func (k *kafkaBroker) sample(ctx context.Context, n int) ([][]byte, error) {
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.k.Brokers(), Topic: "reten-tasks", Partition: 0, MaxWait: 100 * time.Millisecond})
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.k.Brokers(), Topic: "reten-tasks", GroupID: "bench-sample", StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond})
 	defer r.Close()
 	var out [][]byte
 	for range n {

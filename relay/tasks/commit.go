@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/reten/reten-relay/relay"
@@ -109,9 +110,16 @@ type compactor interface {
 	CompactIfMostlyFree(ctx context.Context) (before, after int64, err error)
 }
 
+// bigCycle is how many events make a cycle big enough to hand its garbage back to the OS.
+const bigCycle = 10_000
+
 // compact shrinks the state file when it is mostly free pages, as after a first sync
-// whose events were all published.
-func (p *Poller) compact(ctx context.Context) {
+// whose events were all published, and after a big cycle returns the memory it used:
+// the Go runtime would keep it for minutes, and operators read RSS.
+func (p *Poller) compact(ctx context.Context, rep *CycleReport) {
+	if rep.Created+rep.Updated+rep.Deleted >= bigCycle {
+		defer debug.FreeOSMemory()
+	}
 	c, ok := p.cfg.Store.(compactor)
 	if !ok {
 		return

@@ -163,7 +163,7 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 		h()
 	}
 	if p.background.Load() {
-		p.compact(ctx)
+		p.compact(ctx, rep)
 		return listErr
 	}
 	n, err := p.drainAll(ctx)
@@ -171,7 +171,7 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 	if err != nil {
 		return errors.Join(listErr, fmt.Errorf("publish events: %w", err))
 	}
-	p.compact(ctx)
+	p.compact(ctx, rep)
 	return listErr
 }
 

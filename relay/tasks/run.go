@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"context"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -109,6 +110,9 @@ func (p *Poller) drainLoop(ctx context.Context, d *sinkDrain) {
 		bo.Reset()
 		if n > 0 {
 			p.log.Debug().Str("sink", d.name).Int("published", n).Msg("sink drained")
+		}
+		if n >= bigCycle {
+			debug.FreeOSMemory() // a first sync's worth of bodies: give the memory back now
 		}
 	}
 }
