@@ -19,16 +19,11 @@ import (
 	"github.com/reten/reten-relay/relay/results"
 	"github.com/reten/reten-relay/relay/state"
 	"github.com/reten/reten-relay/relay/tasks"
-	"github.com/reten/reten-relay/sinks/embeddednats"
 	"github.com/reten/reten-relay/sinks/kafkasink"
 	"github.com/reten/reten-relay/sinks/natssink"
 	"github.com/reten/reten-relay/sources/reten"
 	"github.com/reten/reten-relay/sources/reten/retensim"
 )
-
-// taskStream is the JetStream stream the relay creates for task subjects when no stream
-// captures them yet (an existing stream is used as it is and never changed).
-const taskStream = "RETEN_TASKS"
 
 // app is one wired relay: every concrete component the config asks for. build creates it,
 // Run runs it until ctx is done and then takes it apart in reverse order.
@@ -50,6 +45,7 @@ type app struct {
 	results  runner
 
 	listener net.Listener
+	httpErrs chan error // a failed HTTP server, for Run
 	closers  []namedCloser
 }
 
@@ -94,6 +90,9 @@ func build(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts app
 		return nil, fmt.Errorf("http.listen: %w", err)
 	}
 	a.onClose("http listener", func(context.Context) error { return a.listener.Close() })
+	// Serve /healthz and /readyz from the start: while the brokers are awaited, /healthz is
+	// green and /readyz red with the reason.
+	a.serveHTTP()
 	if err := a.buildReten(cfg, opts); err != nil {
 		return nil, err
 	}
@@ -149,90 +148,6 @@ func (a *app) buildReten(cfg *config.Config, opts appOptions) error {
 	}
 	a.client = client
 	return nil
-}
-
-// needsNATS reports whether anything in the config talks to NATS.
-func needsNATS(cfg *config.Config) bool {
-	if cfg.Results != nil && cfg.Results.Source == config.SinkNATS {
-		return true
-	}
-	if cfg.Tasks != nil {
-		for _, r := range cfg.Tasks.Routes {
-			if r.Sink == config.SinkNATS {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// buildNATS starts the embedded server when asked to and connects the NATS sink, creating
-// the task stream when no stream captures the task subjects.
-func (a *app) buildNATS(ctx context.Context, cfg *config.Config) error {
-	if !needsNATS(cfg) {
-		return nil
-	}
-	a.natsURL = cfg.NATS.URL
-	if cfg.NATS.Embedded() {
-		srv, err := embeddednats.Start(embeddednats.Options{
-			Host: cfg.NATS.EmbeddedHost, Port: cfg.NATS.EmbeddedPort, StoreDir: cfg.NATS.StoreDir, SyncAlways: true,
-		})
-		if err != nil {
-			return fmt.Errorf("nats: %w", err)
-		}
-		a.onClose("embedded nats", func(context.Context) error { srv.Shutdown(); return nil })
-		a.natsURL = srv.URL()
-		a.log.Info().Str("url", a.natsURL).Str("store", cfg.NATS.StoreDir).Msg("nats: embedded server with JetStream started")
-	}
-	ncfg := natssink.Config{URL: a.natsURL, Name: cfg.NATS.Name}
-	if subjects := taskSubjects(cfg); len(subjects) > 0 {
-		ncfg.CreateStream = &natssink.StreamSpec{Name: taskStream, Subjects: subjects}
-	}
-	sink, err := natssink.New(ctx, ncfg, natssink.WithLogger(a.log.With().Str("component", "nats").Logger()))
-	if err != nil {
-		return fmt.Errorf("nats %s: %w", a.natsURL, err)
-	}
-	a.nats = sink
-	a.sinks[config.SinkNATS] = sink
-	a.onClose("nats sink", sink.Close)
-	a.health.Register("nats", "connecting")
-	return nil
-}
-
-// taskSubjects turns the NATS routes' subject templates into stream subjects: every
-// {field} becomes the wildcard *, since a rendered value is always one token.
-func taskSubjects(cfg *config.Config) []string {
-	if cfg.Tasks == nil {
-		return nil
-	}
-	var out []string
-	seen := map[string]bool{}
-	for _, r := range cfg.Tasks.Routes {
-		if r.Sink != config.SinkNATS {
-			continue
-		}
-		s := wildcardTemplate(r.Subject)
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func wildcardTemplate(tmpl string) string {
-	var b strings.Builder
-	for {
-		i := strings.IndexByte(tmpl, '{')
-		j := strings.IndexByte(tmpl, '}')
-		if i < 0 || j < i {
-			b.WriteString(tmpl)
-			return b.String()
-		}
-		b.WriteString(tmpl[:i])
-		b.WriteByte('*')
-		tmpl = tmpl[j+1:]
-	}
 }
 
 // buildKafka connects the Kafka sink when brokers are configured and makes sure the static
@@ -326,8 +241,6 @@ func (a *app) Run(ctx context.Context) error {
 	// A pipeline that fails stops the others too: the process exits and is restarted.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := &http.Server{Handler: ops.Handler(a.health, a.metrics), ReadHeaderTimeout: 5 * time.Second}
-	a.log.Info().Str("listen", a.listener.Addr().String()).Msg("http: serving /healthz /readyz /metrics")
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	goRun := func(name string, f func(context.Context) error) {
@@ -340,8 +253,10 @@ func (a *app) Run(ctx context.Context) error {
 		}()
 	}
 	go func() {
-		if err := srv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errs <- fmt.Errorf("http: %w", err)
+		select {
+		case err := <-a.httpErrs:
+			errs <- err
+		case <-ctx.Done():
 		}
 	}()
 	goRun("nats health", a.watchNATS)
@@ -362,8 +277,20 @@ func (a *app) Run(ctx context.Context) error {
 	wg.Wait()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	_ = srv.Shutdown(shutdownCtx)
 	return errors.Join(runErr, a.close(shutdownCtx))
+}
+
+// serveHTTP serves the operations endpoints on the listener until the app is closed.
+func (a *app) serveHTTP() {
+	srv := &http.Server{Handler: ops.Handler(a.health, a.metrics), ReadHeaderTimeout: 5 * time.Second}
+	a.httpErrs = make(chan error, 1)
+	a.log.Info().Str("listen", a.listener.Addr().String()).Msg("http: serving /healthz /readyz /metrics")
+	go func() {
+		if err := srv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.httpErrs <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	a.onClose("http server", srv.Shutdown)
 }
 
 // watchNATS keeps the "nats" health component in step with the connection.

@@ -139,6 +139,10 @@ func (a *app) reload(path string, getenv env, why string) {
 			return
 		}
 	}
+	if err := a.reloadStreams(context.Background(), cfg); err != nil {
+		log.Error().Err(err).Msg("config reload refused")
+		return
+	}
 	a.poller.SetRouter(router)
 	log.Info().Int("routes", len(cfg.Tasks.Routes)).Msg("config reloaded: new routes apply from the next cycle")
 }

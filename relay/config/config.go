@@ -52,6 +52,8 @@ type NATSConfig struct {
 	EmbeddedHost string `yaml:"embedded_host"`
 	// EmbeddedPort is the port of the embedded server; -1 picks a free one. Default: -1.
 	EmbeddedPort int `yaml:"embedded_port"`
+	// Streams bound the JetStream streams the relay creates.
+	Streams StreamsConfig `yaml:"streams"`
 }
 
 // KafkaConfig is the Kafka connection.
@@ -214,7 +216,7 @@ func DefaultConfig() *Config {
 	return &Config{
 		Reten: RetenConfig{URL: RetenSimulator, Timeout: 15 * time.Second},
 		NATS: NATSConfig{URL: NATSEmbedded, Name: "reten-relay", StoreDir: "./data/nats",
-			EmbeddedHost: "127.0.0.1", EmbeddedPort: -1},
+			EmbeddedHost: "127.0.0.1", EmbeddedPort: -1, Streams: DefaultStreams()},
 		Kafka: KafkaConfig{TopicPartitions: 1, ReplicationFactor: 1, ClientID: "reten-relay"},
 		HTTP:  HTTPConfig{Listen: "127.0.0.1:8080"},
 		Log:   LogConfig{Level: "info", Format: "json"},

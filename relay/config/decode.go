@@ -50,6 +50,7 @@ const maxNodes = 100_000
 var (
 	durationType = reflect.TypeFor[time.Duration]()
 	secretType   = reflect.TypeFor[Secret]()
+	byteSizeType = reflect.TypeFor[ByteSize]()
 )
 
 // decoder walks a yaml.v3 node tree into a Go value, strictly, recording lines.
@@ -132,6 +133,16 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 			return
 		}
 		v.SetInt(int64(dur))
+		return
+	case v.Type() == byteSizeType:
+		if s, ok := d.scalar(n, path, "a size like 1GiB"); ok {
+			b, err := ParseByteSize(s)
+			if err != nil {
+				d.fail(n, path, "%s", err)
+				return
+			}
+			v.SetInt(int64(b))
+		}
 		return
 	case v.Type() == secretType:
 		if s, ok := d.scalar(n, path, "a string"); ok {

@@ -98,6 +98,7 @@ func (c *Config) validateBrokers(v *validator) {
 			v.add("nats.embedded_port", "must be -1 (any free port) or 0..65535, got %d", c.NATS.EmbeddedPort)
 		}
 	}
+	c.validateStreams(v)
 	k := c.Kafka
 	for i, b := range k.Brokers {
 		v.check(fmt.Sprintf("kafka.brokers[%d]", i), hostPort(b))

@@ -8,64 +8,42 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+
+	"github.com/reten/reten-relay/sinks/natsstreams"
 )
 
-// streamCapturing returns the name of the one stream that captures subjects, "" when
-// none does, and ErrStreamConflict when they are spread over several streams.
-func streamCapturing(ctx context.Context, js jetstream.JetStream, subjects []string) (string, error) {
-	var found []string
-	for _, subj := range subjects {
-		name, err := js.StreamNameBySubject(ctx, subj)
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("look up the stream for %s: %w", subj, err)
-		}
-		if !slices.Contains(found, name) {
-			found = append(found, name)
-		}
-	}
-	switch len(found) {
-	case 0:
-		return "", nil
-	case 1:
-		return found[0], nil
-	default:
-		return "", fmt.Errorf("%w: %v capture %v", ErrStreamConflict, found, subjects)
-	}
-}
-
-// ensureStream binds to the stream capturing cfg.Subjects, or creates one when none does.
-// An existing stream's configuration is never changed.
+// ensureStream binds to the one stream that captures cfg.Subjects, or creates cfg.Stream
+// (a work queue bounded by cfg.StreamLimits) when none does. The decision is natsstreams',
+// the same one the relay makes for its task routes, dead letters and outcomes: an existing
+// stream is never changed, one that captures the subjects only in part or a same-name
+// stream with other subjects is an error, and a failed creation leaves nothing behind.
 func ensureStream(ctx context.Context, js jetstream.JetStream, cfg Config, log zerolog.Logger) (string, error) {
-	name, err := streamCapturing(ctx, js, cfg.Subjects)
+	needs := make([]natsstreams.Need, len(cfg.Subjects))
+	for i, subj := range cfg.Subjects {
+		needs[i] = natsstreams.Need{Purpose: "results input " + subj, Subject: subj, Stream: cfg.Stream, Kind: natsstreams.Input}
+	}
+	decisions, _, err := natsstreams.Ensure(ctx, js, needs, cfg.StreamLimits, log)
+	if errors.Is(err, natsstreams.ErrConflict) {
+		return "", fmt.Errorf("%w: %w", ErrStreamConflict, err)
+	}
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("bind results input %v: %w", cfg.Subjects, err)
 	}
-	if name != "" {
-		log.Info().Str("stream", name).Strs("subjects", cfg.Subjects).Msg("bound to existing stream " + name)
-		return name, nil
-	}
-	_, err = js.CreateStream(ctx, jetstream.StreamConfig{
-		Name:     cfg.Stream,
-		Subjects: cfg.Subjects,
-		Storage:  jetstream.FileStorage,
-	})
-	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		// Another relay created it between our look-up and now, or a stream of that name
-		// exists for other subjects; either way it is not ours to change.
-		if name, lerr := streamCapturing(ctx, js, cfg.Subjects); lerr == nil && name != "" {
-			log.Info().Str("stream", name).Strs("subjects", cfg.Subjects).Msg("bound to existing stream " + name)
-			return name, nil
+	var names []string
+	created := false
+	for _, d := range decisions {
+		if !slices.Contains(names, d.Stream) {
+			names = append(names, d.Stream)
 		}
-		return "", fmt.Errorf("create stream %s for %v: a stream of that name exists but does not capture the subjects: %w", cfg.Stream, cfg.Subjects, err)
+		created = created || d.Created
 	}
-	if err != nil {
-		return "", fmt.Errorf("create stream %s for %v: %w", cfg.Stream, cfg.Subjects, err)
+	if len(names) != 1 {
+		return "", fmt.Errorf("%w: %v capture %v", ErrStreamConflict, names, cfg.Subjects)
 	}
-	log.Info().Str("stream", cfg.Stream).Strs("subjects", cfg.Subjects).Msgf("created stream %s for subjects %v", cfg.Stream, cfg.Subjects)
-	return cfg.Stream, nil
+	if !created {
+		log.Info().Str("stream", names[0]).Strs("subjects", cfg.Subjects).Msg("bound to existing stream " + names[0])
+	}
+	return names[0], nil
 }
 
 // ensureConsumer binds to the durable consumer, or creates a durable pull consumer with

@@ -32,7 +32,7 @@ func TestNew_CreatesStreamAndDurableWhenNoneExists(t *testing.T) {
 		!reflect.DeepEqual(cc.FilterSubjects, []string{"reten.results.a.>", "reten.results.b.>"}) {
 		t.Fatalf("created consumer config = %+v", cc)
 	}
-	if !strings.Contains(logs.String(), "created stream RESULTS for subjects") || !strings.Contains(logs.String(), "created durable consumer reten-relay") {
+	if !strings.Contains(logs.String(), "created jetstream stream RESULTS for") || !strings.Contains(logs.String(), "created durable consumer reten-relay") {
 		t.Fatalf("start-up logs do not say what was created:\n%s", logs.String())
 	}
 }

@@ -1,0 +1,89 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// StreamsConfig bounds the JetStream streams the relay creates when no stream captures a
+// subject it uses (task routes, dead letters, outcomes, the results input). Streams that
+// already capture a subject are used as they are and never changed.
+type StreamsConfig struct {
+	// MaxAge drops messages older than this; keep it well above results.backoff.max_elapsed
+	// so a result waiting for retries never expires from the input. Default: 168h (7 days).
+	MaxAge time.Duration `yaml:"max_age"`
+	// MaxBytes caps each stream, e.g. 512MiB or 1GiB. Task-event and outcome streams then
+	// drop their oldest messages; the dead-letter stream refuses new ones (they are retried).
+	// Default: 1GiB.
+	MaxBytes ByteSize `yaml:"max_bytes"`
+	// Replicas of each stream: 1 on a single server, 3 or 5 in a cluster. Default: 1.
+	Replicas int `yaml:"replicas"`
+	// Storage is file or memory. Default: file.
+	Storage string `yaml:"storage"`
+	// UncapturedTasks is what a task route whose subject no stream captures gets: create
+	// (the relay creates the stream RETEN_TASKS: at-least-once) or core (core NATS:
+	// at-most-once, only subscribers connected at the time see the event). Dead letters,
+	// outcomes and the results input always need a stream. Default: create.
+	UncapturedTasks string `yaml:"uncaptured_tasks"`
+}
+
+// DefaultStreams returns the nats.streams defaults.
+func DefaultStreams() StreamsConfig {
+	return StreamsConfig{MaxAge: 7 * 24 * time.Hour, MaxBytes: 1 << 30, Replicas: 1, Storage: "file", UncapturedTasks: "create"}
+}
+
+func (c *Config) validateStreams(v *validator) {
+	s := c.NATS.Streams
+	if s.MaxAge < time.Minute {
+		v.add("nats.streams.max_age", "must be >= 1m, got %s", s.MaxAge)
+	}
+	if s.MaxBytes <= 0 {
+		v.add("nats.streams.max_bytes", "must be > 0, got %d", s.MaxBytes)
+	}
+	v.between("nats.streams.replicas", s.Replicas, 1, 5)
+	v.oneOf("nats.streams.storage", s.Storage, "file", "memory")
+	v.oneOf("nats.streams.uncaptured_tasks", s.UncapturedTasks, "create", "core")
+}
+
+// ByteSize is a size in bytes, written as a whole number with an optional unit: B, KiB,
+// MiB, GiB, TiB (powers of 1024) or KB, MB, GB, TB (powers of 1000), e.g. 512MiB.
+type ByteSize int64
+
+var byteUnits = []struct {
+	suffix string
+	factor int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
+}
+
+// ParseByteSize parses a ByteSize.
+func ParseByteSize(s string) (ByteSize, error) {
+	num, factor := strings.TrimSpace(s), int64(1)
+	for _, u := range byteUnits {
+		if strings.HasSuffix(num, u.suffix) {
+			num, factor = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.factor
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/factor {
+		return 0, fmt.Errorf("want a size like 512MiB or 1GiB, got %q", s)
+	}
+	return ByteSize(n * factor), nil
+}
+
+// String writes the size with the largest binary unit that divides it.
+func (b ByteSize) String() string {
+	for i := 3; i >= 0 && b != 0; i-- {
+		if u := byteUnits[i]; int64(b)%u.factor == 0 {
+			return strconv.FormatInt(int64(b)/u.factor, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(b), 10) + "B"
+}
+
+// MarshalYAML writes the size as String does, for Redacted.
+func (b ByteSize) MarshalYAML() (any, error) { return b.String(), nil }
