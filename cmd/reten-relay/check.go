@@ -9,9 +9,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/reten/reten-relay/relay/config"
 	"github.com/reten/reten-relay/schema"
+	"github.com/reten/reten-relay/sinks/natssink"
+	"github.com/reten/reten-relay/sinks/natsstreams"
 	"github.com/reten/reten-relay/sources/reten"
 	"github.com/reten/reten-relay/sources/reten/retensim"
 )
@@ -46,18 +50,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	defer cancel()
 
 	if needsNATS(cfg) {
-		if cfg.NATS.Embedded() {
-			report(true, "nats: embedded server (started by run)")
-		} else {
-			nc, err := nats.Connect(cfg.NATS.URL, nats.Name(cfg.NATS.Name+"-check"), nats.Timeout(*timeout))
-			if err != nil {
-				report(false, "nats %s: %v", cfg.NATS.URL, err)
-			} else {
-				_, jsErr := nc.JetStream()
-				report(jsErr == nil, "nats %s: connected (server %s)", nc.ConnectedUrlRedacted(), nc.ConnectedServerVersion())
-				nc.Close()
-			}
-		}
+		checkNATS(cctx, cfg, *timeout, report)
 	}
 	if cfg.Kafka.Configured() {
 		conn, err := (&kafka.Dialer{Timeout: *timeout}).DialContext(cctx, "tcp", cfg.Kafka.Brokers[0])
@@ -100,4 +93,44 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return exitFailure
 	}
 	return exitOK
+}
+
+// checkNATS connects, proves JetStream answers, and says per subject the relay uses which
+// stream captures it or what run will create: natsstreams.Plan, the decision run makes.
+func checkNATS(ctx context.Context, cfg *config.Config, timeout time.Duration, report func(bool, string, ...any)) {
+	sinkNeeds, inputNeeds := natsNeeds(cfg)
+	needs := append(sinkNeeds, inputNeeds...)
+	var streams []natsstreams.Stream
+	if cfg.NATS.Embedded() {
+		report(true, "nats: embedded server with JetStream (started by run; its store %s is not inspected here)", cfg.NATS.StoreDir)
+	} else {
+		nc, err := nats.Connect(cfg.NATS.URL, nats.Name(cfg.NATS.Name+"-check"), nats.Timeout(timeout))
+		if err != nil {
+			report(false, "nats %s: %v", natssink.RedactURL(cfg.NATS.URL), err)
+			return
+		}
+		defer nc.Close()
+		report(true, "nats %s: connected (server %s)", nc.ConnectedUrlRedacted(), nc.ConnectedServerVersion())
+		js, err := jetstream.New(nc)
+		if err == nil {
+			_, err = js.AccountInfo(ctx)
+		}
+		if err != nil {
+			report(false, "nats: JetStream is not available: %v (the relay needs it for dead letters, outcomes, the results input and at-least-once task routes)", err)
+			return
+		}
+		if streams, err = natsstreams.List(ctx, js); err != nil {
+			report(false, "nats: %v", err)
+			return
+		}
+		report(true, "nats: JetStream available (%d streams)", len(streams))
+	}
+	plan, err := natsstreams.Plan(streams, needs)
+	if err != nil {
+		report(false, "nats streams: %v", err)
+		return
+	}
+	for _, d := range plan {
+		report(true, "nats stream for %s", d)
+	}
 }

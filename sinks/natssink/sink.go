@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -105,9 +107,21 @@ func (s *Sink) connect() (*nats.Conn, error) {
 			s.log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("nats sink reconnected")
 		}))
 	if err != nil {
-		return nil, fmt.Errorf("connect to nats %s: %w", s.cfg.URL, err)
+		return nil, fmt.Errorf("connect to nats %s: %w", RedactURL(s.cfg.URL), err)
 	}
 	return nc, nil
+}
+
+// RedactURL hides passwords in a comma-separated NATS URL list, so errors and logs never
+// carry one.
+func RedactURL(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // Conn is the connection the sink publishes on, for sharing with a results consumer.
