@@ -305,7 +305,7 @@ func (a *app) watchNATS(ctx context.Context) error {
 			if a.health.Set("nats", true, "") {
 				a.log.Info().Msg("nats: connected")
 			}
-		} else if a.health.Set("nats", false, "not connected to "+a.natsURL) {
+		} else if a.health.Set("nats", false, "not connected to "+natssink.RedactURL(a.natsURL)) {
 			a.log.Warn().Msg("nats: connection lost, reconnecting")
 		}
 		select {
