@@ -56,6 +56,16 @@ func TestPlan_DecidesEveryNeedAgainstTheExistingStreams(t *testing.T) {
 			creates: []natsstreams.Create{{Name: "RETEN_TASKS", Subjects: []string{"reten.tasks.*"}}},
 		},
 		{
+			name:    "A reloaded route adds its subject to the relay's own stream, never to another",
+			streams: []natsstreams.Stream{{Name: "RETEN_TASKS", Subjects: []string{"reten.tasks.*.*"}, Ours: true}},
+			needs:   []natsstreams.Need{route("all", "reten.tasks.*.*"), route("moved", "moved.*")},
+			want: []string{
+				"route all: reten.tasks.*.* is captured by stream RETEN_TASKS",
+				"route moved: no stream captures moved.*: it will be added to the relay's stream RETEN_TASKS",
+			},
+			creates: []natsstreams.Create{{Name: "RETEN_TASKS", Subjects: []string{"moved.*"}, Extend: true}},
+		},
+		{
 			name:    "A core route uses the stream that captures part of it and core NATS for the rest",
 			streams: []natsstreams.Stream{{Name: "CREATED", Subjects: []string{"reten.tasks.created.*"}}},
 			needs:   []natsstreams.Need{{Purpose: "route all", Subject: "reten.tasks.*.*", Stream: "RETEN_TASKS", Core: true}},
