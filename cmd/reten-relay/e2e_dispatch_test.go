@@ -14,9 +14,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 
+	"github.com/reten/reten-relay/relay/config"
 	"github.com/reten/reten-relay/relay/relaytest"
 	"github.com/reten/reten-relay/schema"
+	"github.com/reten/reten-relay/schema/schematest"
 	"github.com/reten/reten-relay/sources/reten/retensim"
 )
 
@@ -47,7 +50,7 @@ func newPushEnv(t *testing.T, dispatchExtra string) *pushEnv {
 }
 
 // push POSTs body with key and returns the status and the answer.
-func (p *pushEnv) push(t *testing.T, key string, body []byte) (int, string) {
+func (p *pushEnv) push(t testing.TB, key string, body []byte) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, p.url, bytes.NewReader(body))
 	if key != "" {
@@ -112,6 +115,14 @@ func TestDispatch_EveryPushBecomesOneEventOnItsSubjectAndRetriesKeepTheirIDs(t *
 	send()
 	relaytest.WaitFor(t, 10*time.Second, "500 dispatched events", func() bool { return sub.count(schema.OpDispatched) == n })
 	ids := map[string]bool{}
+	v := schematest.New(t, schematest.TaskEvent)
+	sub.mu.Lock()
+	for _, bodies := range sub.raw {
+		if err := v.Validate([]byte(bodies[0])); err != nil {
+			t.Errorf("event does not match task-event.schema.json: %v", err)
+		}
+	}
+	sub.mu.Unlock()
 	for _, ev := range sub.snapshot() {
 		if ev.Data.Op != schema.OpDispatched {
 			continue
@@ -220,5 +231,69 @@ func TestDispatch_ABrokerDownAnswers503AndRetenRetryLandsTheActivity(t *testing.
 	relaytest.WaitFor(t, 10*time.Second, "the dispatched event", func() bool { return sub.count(schema.OpDispatched) == 1 })
 	if ev := sub.snapshot()[0]; ev.Subject != task.ID {
 		t.Errorf("dispatched event for %s, want %s", ev.Subject, task.ID)
+	}
+}
+
+// startPushOnly runs a push-only relay (tasks.interval: off) against its own simulator and
+// NATS; dispatched events go to reten.tasks.dispatched.{channel}.
+func startPushOnly(tb testing.TB) (a *app, sim *retensim.Sim, natsURL string) {
+	tb.Helper()
+	sim = retensim.New(tb, retensim.WithTasks(5))
+	nt := relaytest.StartNATS(tb)
+	cfg, err := config.Load("push-only.yaml", fmt.Appendf(nil, `
+reten: {url: %q, api_key: %q}
+nats: {url: %q}
+tasks:
+  interval: "off"
+  routes: [{name: pushed, sink: nats, subject: "reten.tasks.{op}.{channel}", when: {op: [dispatched]}}]
+dispatch: {listen: "127.0.0.1:0", api_key: %q}
+http: {listen: "127.0.0.1:0"}
+log: {level: error}
+`, sim.URL(), sim.APIKey(), nt.URL(), pushKey), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a, err = build(context.Background(), cfg, zerolog.Nop(), appOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	tb.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("run: %v", err)
+		}
+	})
+	return a, sim, nt.URL()
+}
+
+func TestDispatch_APushOnlyRelayNeverPollsAndCountsPushesInMetrics(t *testing.T) {
+	a, sim, _ := startPushOnly(t)
+	if a.poller != nil {
+		t.Fatal("interval off built a poller")
+	}
+	p := &pushEnv{url: "http://" + a.dispatchLn.Addr().String() + "/activities"}
+	relaytest.WaitFor(t, 10*time.Second, "the receiver to accept a push", func() bool {
+		code, _ := p.push(t, pushKey, activityJSON(7))
+		return code == http.StatusOK
+	})
+	if code, _ := p.push(t, "wrong", activityJSON(8)); code != http.StatusUnauthorized {
+		t.Errorf("wrong key: %d", code)
+	}
+	resp, err := http.Get("http://" + a.listener.Addr().String() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`reten_relay_dispatch_pushes_total{code="200"}`, `reten_relay_dispatch_pushes_total{code="401"} 1`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if n := sim.Requests(retensim.EndpointListTasks); n != 0 {
+		t.Errorf("a push-only relay listed tasks %d times", n)
 	}
 }
