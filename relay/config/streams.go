@@ -1,9 +1,6 @@
 package config
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -46,44 +43,3 @@ func (c *Config) validateStreams(v *validator) {
 	v.oneOf("nats.streams.storage", s.Storage, "file", "memory")
 	v.oneOf("nats.streams.uncaptured_tasks", s.UncapturedTasks, "create", "core")
 }
-
-// ByteSize is a size in bytes, written as a whole number with an optional unit: B, KiB,
-// MiB, GiB, TiB (powers of 1024) or KB, MB, GB, TB (powers of 1000), e.g. 512MiB.
-type ByteSize int64
-
-var byteUnits = []struct {
-	suffix string
-	factor int64
-}{
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1},
-}
-
-// ParseByteSize parses a ByteSize.
-func ParseByteSize(s string) (ByteSize, error) {
-	num, factor := strings.TrimSpace(s), int64(1)
-	for _, u := range byteUnits {
-		if strings.HasSuffix(num, u.suffix) {
-			num, factor = strings.TrimSpace(strings.TrimSuffix(num, u.suffix)), u.factor
-			break
-		}
-	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)/factor {
-		return 0, fmt.Errorf("want a size like 512MiB or 1GiB, got %q", s)
-	}
-	return ByteSize(n * factor), nil
-}
-
-// String writes the size with the largest binary unit that divides it.
-func (b ByteSize) String() string {
-	for i := 3; i >= 0 && b != 0; i-- {
-		if u := byteUnits[i]; int64(b)%u.factor == 0 {
-			return strconv.FormatInt(int64(b)/u.factor, 10) + u.suffix
-		}
-	}
-	return strconv.FormatInt(int64(b), 10) + "B"
-}
-
-// MarshalYAML writes the size as String does, for Redacted.
-func (b ByteSize) MarshalYAML() (any, error) { return b.String(), nil }
