@@ -191,7 +191,11 @@ func (a *app) ensureStreams(ctx context.Context, needs []natsstreams.Need, limit
 		cancel()
 		if err == nil {
 			for _, d := range decisions {
-				log.Info().Str("subject", d.Need.Subject).Str("stream", d.Stream).Msg(d.String())
+				ev := log.Info()
+				if d.Core {
+					ev = log.Warn() // at-most-once: say it loudly
+				}
+				ev.Str("subject", d.Need.Subject).Str("stream", d.Stream).Msg(d.String())
 			}
 			return nil
 		}
