@@ -39,7 +39,6 @@ func main() {
 // env looks up an environment variable; main passes os.LookupEnv, tests their own.
 type env func(string) (string, bool)
 
-
 // run dispatches a subcommand and returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
 	if len(args) == 0 {
