@@ -67,7 +67,7 @@ func (c *Config) Validate() error {
 	}
 	v.check("http.listen", hostPort(c.HTTP.Listen))
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
-	v.oneOf("log.format", c.Log.Format, "json", "console")
+	v.oneOf("log.format", c.Log.Format, "auto", "json", "console")
 	if len(v.errs) > 0 {
 		return v.errs.sorted()
 	}
