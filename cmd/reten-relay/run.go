@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -36,10 +37,31 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	for _, w := range cfg.Warnings() {
 		log.Warn().Msg(w.Error())
 	}
-	// With the in-process simulator, give it tasks that change, so a first `run` shows
-	// the relay at work.
-	opts := appOptions{simOptions: []retensim.Option{retensim.WithTasks(200)}, simChurn: 5 * time.Second}
+	opts, err := runOptions(cfg)
+	if err != nil {
+		log.Error().Err(err).Msg("start-up failed")
+		return exitFailure
+	}
 	return runApp(ctx, cfg, *path, log, getenv, opts)
+}
+
+// runOptions are what `run` adds to the config: with the in-process simulator, tasks that
+// change, so a first `run` shows the relay at work, kept beside the state so that a restart
+// sees the same tasks.
+func runOptions(cfg *config.Config) (appOptions, error) {
+	opts := appOptions{simOptions: []retensim.Option{retensim.WithTasks(200), retensim.WithSeed(1)}, simChurn: 5 * time.Second}
+	if p := simStatePath(cfg); p != "" {
+		saved, err := loadSimTasks(p)
+		if err != nil {
+			return opts, err
+		}
+		if saved != nil {
+			opts.simOptions = []retensim.Option{retensim.WithTasks(0)}
+			opts.simTasks = saved
+		}
+		opts.simStatePath = p
+	}
+	return opts, nil
 }
 
 // runApp builds and runs the relay, reloading routes on SIGHUP and on file change.
@@ -52,8 +74,37 @@ func runApp(ctx context.Context, cfg *config.Config, path string, log zerolog.Lo
 	if path != "" {
 		go a.watchConfig(ctx, path, getenv)
 	}
-	if a.sim != nil && opts.simChurn > 0 {
-		a.sim.StartChurn(ctx, opts.simChurn, 3)
+	if a.sim != nil {
+		for _, t := range opts.simTasks {
+			a.sim.AddTask(t)
+		}
+		if opts.simChurn > 0 {
+			a.sim.StartChurn(ctx, opts.simChurn, 3)
+		}
+		if opts.simStatePath != "" {
+			var mu sync.Mutex
+			save := func() {
+				mu.Lock()
+				defer mu.Unlock()
+				if err := saveSimTasks(opts.simStatePath, a.sim); err != nil {
+					log.Warn().Err(err).Msg("simulator tasks not saved")
+				}
+			}
+			save()
+			defer save()
+			go func() {
+				t := time.NewTicker(max(opts.simChurn, time.Second))
+				defer t.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-t.C:
+						save()
+					}
+				}
+			}()
+		}
 	}
 	if err := a.Run(ctx); err != nil {
 		log.Error().Err(err).Msg("stopped with an error")
