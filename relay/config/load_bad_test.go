@@ -162,7 +162,7 @@ results:
 		{"a required variable that is unset", "reten:\n  api_key: ${RETEN_API_KEY:?set your key}\n", nil,
 			`config.yaml:2: reten.api_key: environment variable RETEN_API_KEY: set your key`},
 		{"a variable expanding to a bad value", "tasks:\n  interval: ${POLL}\n  routes: [{name: a, sink: nats, subject: x}]\n", env{"POLL": "soon"},
-			`config.yaml:2: tasks.interval: want a duration like 30s or 5m (or "off"), got "soon"`},
+			`config.yaml:2: tasks.interval: want a duration like 30s or 5m (or "off"), got "soon" (set by ${POLL})`},
 		{"merge keys", "base: &b {level: info}\nlog:\n  <<: *b\n", nil,
 			"config.yaml:1: base: unknown key; known keys are reten, nats, kafka, tasks, results, dispatch, http, log\n" +
 				"config.yaml:3: log.<<: merge keys are not supported"},

@@ -19,7 +19,7 @@ func (v *validator) add(path, format string, args ...any) {
 	if v.src != nil {
 		file = v.src.file
 	}
-	v.errs = append(v.errs, &Error{File: file, Line: v.src.line(path), Field: path, Msg: fmt.Sprintf(format, args...)})
+	v.errs = append(v.errs, &Error{File: file, Line: v.src.line(path), Field: path, Msg: fmt.Sprintf(format, args...) + v.src.fromEnv(path)})
 }
 
 // check adds err (if any) as the problem of path.
