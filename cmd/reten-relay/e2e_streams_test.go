@@ -355,3 +355,33 @@ func TestE2E_Streams_AnEmbeddedPortInUseNamesTheSettingsToChange(t *testing.T) {
 		t.Fatalf("start-up on a busy embedded port: %v", err)
 	}
 }
+
+func TestCheck_SaysPerSubjectWhichStreamCapturesItAsRunDecides(t *testing.T) {
+	e := newE2E(t)
+	js, ctx := e.jsClient()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "OPS_TASKS", Subjects: []string{"reten.tasks.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	path := e.configFile(resultsConfig("nats"))
+	code, out, stderr := runCLI(t, ctx, "check", "-config", path)
+	if code != exitOK {
+		t.Fatalf("check: exit %d\n%s%s", code, out, stderr)
+	}
+	for _, want := range []string{
+		"✓ nats: JetStream available (1 streams)",
+		"✓ nats stream for route all: reten.tasks.*.* is captured by stream OPS_TASKS",
+		"✓ nats stream for results.dead_letter: no stream captures reten.dlq.results: stream RETEN_DLQ will be created",
+		"✓ nats stream for results.subject: no stream captures reten.results.>: stream RETEN_RESULTS will be created",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "RETEN_DLQ", Subjects: []string{"ops.other"}}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runCLI(t, ctx, "check", "-config", path)
+	if code != exitFailure || !strings.Contains(out, "✗ nats streams: jetstream stream conflict: results.dead_letter: stream RETEN_DLQ exists with subjects ops.other") {
+		t.Fatalf("check with a conflicting stream: exit %d\n%s", code, out)
+	}
+}
