@@ -116,8 +116,8 @@ func (s *Set) lookup(subject string) (t Target, ok, fresh bool) {
 		if !subjects.Covers(d.Need.Subject, subject) {
 			continue
 		}
-		if !d.Core {
-			return Target{Stream: d.Stream}, true, fresh
+		if !d.Core || len(d.Partial) == 0 {
+			return Target{Stream: d.Stream}, true, fresh // "" for core
 		}
 		return Target{Stream: s.capturing(subject, d.Partial)}, true, fresh
 	}
