@@ -385,3 +385,25 @@ func TestCheck_SaysPerSubjectWhichStreamCapturesItAsRunDecides(t *testing.T) {
 		t.Fatalf("check with a conflicting stream: exit %d\n%s", code, out)
 	}
 }
+
+func TestE2E_Streams_AfterAStoreLossResultsAndDeadLettersGoIntoReCreatedStreams(t *testing.T) {
+	r := startResults(t, "nats", "2s")
+	js, ctx := r.jsClient()
+	if _, err := js.Publish(ctx, "reten.results.x", []byte(`{"not":"a result"}`)); err != nil {
+		t.Fatal(err)
+	}
+	relaytest.WaitFor(t, e2eWait, "the first dead letter", func() bool { return streamCount(ctx, js, "RETEN_DLQ", ">") == 1 })
+
+	r.nats.Stop()
+	if err := os.RemoveAll(r.nats.StoreDir); err != nil {
+		t.Fatal(err)
+	}
+	r.nats.Start()
+	// The relay re-creates the input stream (and its durable) and the dead-letter stream;
+	// a producer publishing into the input retries until the stream is back.
+	relaytest.WaitFor(t, e2eWait, "the input stream back", func() bool {
+		_, err := js.Publish(ctx, "reten.results.y", []byte(`{"still":"not a result"}`))
+		return err == nil
+	})
+	relaytest.WaitFor(t, e2eWait, "a dead letter in the re-created RETEN_DLQ", func() bool { return streamCount(ctx, js, "RETEN_DLQ", ">") >= 1 })
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
@@ -44,6 +45,34 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, cfg Config, log z
 		log.Info().Str("stream", names[0]).Strs("subjects", cfg.Subjects).Msg("bound to existing stream " + names[0])
 	}
 	return names[0], nil
+}
+
+// watchBinding binds the source again after every reconnect, until it is closed: a server
+// that came back with an empty store (a lost volume, a new cluster) has neither the stream
+// nor the durable, and a pull on the old consumer would wait forever. Binding again
+// re-creates what is missing (ensureStream, ensureConsumer) and changes nothing that exists.
+func (s *Source) watchBinding(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	seen := s.nc.Stats().Reconnects
+	for range t.C {
+		now := s.nc.Stats().Reconnects
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return
+		}
+		if now != seen {
+			// The pull in flight ends with "iterator closed"; the next Receive binds.
+			if s.iter != nil {
+				s.iter.Stop()
+			}
+			s.iter, s.cons = nil, nil
+			s.log.Info().Str("stream", s.stream).Msg("reconnected to nats: binding the results input again")
+		}
+		s.mu.Unlock()
+		seen = now
+	}
 }
 
 // ensureConsumer binds to the durable consumer, or creates a durable pull consumer with
