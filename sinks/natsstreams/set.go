@@ -173,6 +173,8 @@ func (s *Set) ensure(ctx context.Context) error {
 	s.mu.Lock()
 	s.valid, s.expires, s.reconnects = s.gen == gen, time.Now().Add(s.refresh), reconnects
 	s.decisions, s.streams = decisions, streams
+	// The first decisions are what start-up already logged: say them at Debug.
+	first := len(s.said) == 0
 	var changed []Decision
 	for _, d := range decisions {
 		if text := d.String(); s.said[d.Need.Purpose] != text {
@@ -183,8 +185,11 @@ func (s *Set) ensure(ctx context.Context) error {
 	s.mu.Unlock()
 	for _, d := range changed {
 		ev := s.log.Info()
-		if d.Core {
-			ev = s.log.Warn()
+		switch {
+		case d.Core:
+			ev = s.log.Warn() // at-most-once: always say it
+		case first:
+			ev = s.log.Debug()
 		}
 		ev.Str("subject", d.Need.Subject).Str("stream", d.Stream).Msg(d.String())
 	}
