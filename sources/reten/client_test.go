@@ -24,7 +24,7 @@ var (
 	_ relay.Submitter = (*reten.Client)(nil)
 )
 
-func newClient(t *testing.T, sim *retensim.Sim, key string) *reten.Client {
+func newClient(t testing.TB, sim *retensim.Sim, key string) *reten.Client {
 	t.Helper()
 	c, err := reten.New(reten.Config{BaseURL: sim.URL(), APIKey: reten.APIKey(key), Timeout: 2 * time.Second})
 	if err != nil {

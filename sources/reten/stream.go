@@ -35,7 +35,7 @@ type walk struct {
 	c        *Client
 	query    map[string]string
 	perPage  int // per_page sent
-	size     int // the page size Reten applies: perPage, or meta.limit when lower
+	size     int // the page size Reten applies (see run)
 	conc     int
 	maxTasks int
 	progress func(done, total int)
@@ -86,10 +86,13 @@ func (w *walk) run(ctx context.Context) (schema.ListSummary, error) {
 	if err != nil {
 		return w.sum, err
 	}
+	// The page size that counts is the one Reten applied: meta.limit, or a first page
+	// longer than asked for. Otherwise every page would look short, or offsets be wrong.
 	if m := first.Meta; m == nil {
+		w.size = max(w.size, len(first.Tasks))
 		w.noMeta, w.conc, w.limit = true, 1, w.maxPages()
 	} else {
-		if m.Limit > 0 && m.Limit < w.size {
+		if m.Limit > 0 {
 			w.size = m.Limit
 		}
 		w.sum.Total, w.limit = m.Total, 1

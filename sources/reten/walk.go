@@ -17,7 +17,7 @@ func (w *walk) record(p int, page Page) error {
 	op := fmt.Sprintf("list tasks page %d", p)
 	// A full page whose ids repeat another page's, in order, is Reten ignoring "page" (or
 	// a proxy caching it): walking on would never end. A real list never does it.
-	if n == w.size && n >= 2 {
+	if n >= w.size && n >= 2 {
 		h := idsHash(page.Tasks)
 		if q, dup := w.hashes[h]; dup {
 			return rejected(op, fmt.Errorf("%w: page %d repeats page %d (does Reten ignore \"page\"?)", ErrBadResponse, p, q))
@@ -40,12 +40,12 @@ func (w *walk) record(p int, page Page) error {
 			w.voided = true
 			w.note(fmt.Sprintf("page %d holds %d tasks, but its meta.total %d puts the end elsewhere", p, n, m.Total))
 		}
-		if p == w.limit && n == w.size && m.Total > p*w.size {
+		if p == w.limit && n >= w.size && m.Total > p*w.size {
 			w.voided = true
 			w.note(fmt.Sprintf("meta.totalPages %d is too low for meta.total %d: the list was not walked to its end", m.TotalPages, m.Total))
 		}
 	}
-	if w.noMeta && n == w.size && p >= w.limit {
+	if w.noMeta && n >= w.size && p >= w.limit {
 		return tooMany(op, fmt.Sprintf("%d full pages without meta and no end", p), w.maxTasks)
 	}
 	if w.progress != nil {
