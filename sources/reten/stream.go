@@ -16,9 +16,11 @@ import (
 //
 // The walk is bounded whatever Reten answers: it goes up to min(meta.totalPages,
 // ceil(meta.total / per_page)) pages, further only when a later page reports a larger
-// total, and stops at the first short or empty page. A list larger than opts.MaxTasks, by
+// total or the last one is full (one more page must show the end), and stops at the first
+// short or empty page. A list larger than opts.MaxTasks, by
 // its meta or by pages that never end, fails with schema.ErrTooManyTasks. Without meta it
-// walks one page at a time until a short page. A page that repeats an earlier one (Reten
+// walks one page at a time until an empty page: a short page may only be Reten's own page
+// size, smaller than per_page, and nothing else would tell. A page that repeats an earlier one (Reten
 // ignoring "page"), a page of the wrong shape, or one larger than the size cap fails the
 // listing with ErrRejected; so do auth failures (ErrAuth), fn's error (returned as is) and
 // ctx. A page that keeps failing transiently does not: the other pages are still listed and
@@ -46,7 +48,7 @@ type walk struct {
 	mu       sync.Mutex
 	wake     *sync.Cond
 	next     int // next page to fetch
-	limit    int // last page the metas announce (capped), or the cap without meta
+	limit    int // last page to fetch: where the metas put the end, +1 to confirm it; the cap without meta
 	end      int // first short or empty page, 0 until one came
 	inFlight int
 	noMeta   bool
@@ -89,8 +91,10 @@ func (w *walk) run(ctx context.Context) (schema.ListSummary, error) {
 	// The page size that counts is the one Reten applied: meta.limit, or a first page
 	// longer than asked for. Otherwise every page would look short, or offsets be wrong.
 	if m := first.Meta; m == nil {
-		w.size = max(w.size, len(first.Tasks))
-		w.noMeta, w.conc, w.limit = true, 1, w.maxPages()
+		if n := len(first.Tasks); n > 0 {
+			w.size = n
+		}
+		w.noMeta, w.conc, w.limit = true, 1, w.maxPages()+1
 	} else {
 		if m.Limit > 0 {
 			w.size = m.Limit

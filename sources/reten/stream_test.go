@@ -182,7 +182,7 @@ func TestClient_StreamTasks_FollowsTheListWhileItChanges(t *testing.T) {
 	}
 }
 
-func TestClient_StreamTasks_WithoutMetaWalksToTheFirstShortPage(t *testing.T) {
+func TestClient_StreamTasks_WithoutMetaWalksToTheFirstEmptyPage(t *testing.T) {
 	sim := retensim.New(t, retensim.WithTasks(250))
 	sim.SetHostile(retensim.Hostile{NoMeta: true})
 	var totals []int
@@ -193,13 +193,13 @@ func TestClient_StreamTasks_WithoutMetaWalksToTheFirstShortPage(t *testing.T) {
 			n += len(tasks)
 			return nil
 		})
-	if err != nil || !sum.Covered || n != 250 || sum.Total != 250 || sum.Pages != 3 {
+	if err != nil || !sum.Covered || n != 250 || sum.Total != 250 || sum.Pages != 4 {
 		t.Fatalf("summary %+v, %d tasks, err %v", sum, n, err)
 	}
-	if got := sim.Requests(retensim.EndpointListTasks); got != 3 {
-		t.Errorf("%d requests for 3 pages", got)
+	if got := sim.Requests(retensim.EndpointListTasks); got != 4 {
+		t.Errorf("%d requests for 3 pages and the empty one that ends them", got)
 	}
-	if len(totals) != 3 || totals[2] != 0 {
+	if len(totals) != 4 || totals[3] != 0 {
 		t.Errorf("progress totals %v: the total is unknown without meta", totals)
 	}
 }

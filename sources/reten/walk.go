@@ -24,7 +24,7 @@ func (w *walk) record(p int, page Page) error {
 		}
 		w.hashes[h] = p
 	}
-	if n < w.size && (w.end == 0 || p < w.end) {
+	if (n < w.size && !w.noMeta || n == 0) && (w.end == 0 || p < w.end) {
 		w.end = p
 	}
 	if m := page.Meta; m != nil && !w.noMeta {
@@ -36,17 +36,24 @@ func (w *walk) record(p int, page Page) error {
 		}
 		// Later pages may see a longer list: walk on to where they say it ends.
 		w.limit = max(w.limit, w.pagesFor(m))
-		if n < w.size && !endAgrees(p, n, w.size, m.Total) {
+		// A page and its meta come from one answer, so churn between pages cannot make
+		// them disagree; an answer whose items do not fit its own total is not believed.
+		switch {
+		case m.Total < (p-1)*w.size+n:
+			w.voided = true
+			w.note(fmt.Sprintf("page %d holds %d tasks, more than its meta.total %d allows", p, n, m.Total))
+		case n < w.size && !endAgrees(p, n, w.size, m.Total):
 			w.voided = true
 			w.note(fmt.Sprintf("page %d holds %d tasks, but its meta.total %d puts the end elsewhere", p, n, m.Total))
 		}
-		if p == w.limit && n >= w.size && m.Total > p*w.size {
-			w.voided = true
-			w.note(fmt.Sprintf("meta.totalPages %d is too low for meta.total %d: the list was not walked to its end", m.TotalPages, m.Total))
+		// A full page where the metas say the list ends: only a short or empty page
+		// proves the end, so one more page is asked for.
+		if n >= w.size && p >= w.limit {
+			w.limit = p + 1
 		}
 	}
-	if w.noMeta && n >= w.size && p >= w.limit {
-		return tooMany(op, fmt.Sprintf("%d full pages without meta and no end", p), w.maxTasks)
+	if n > 0 && p > w.maxPages() || w.sum.Tasks > w.maxTasks {
+		return tooMany(op, fmt.Sprintf("%d pages, %d tasks and no end", p, w.sum.Tasks), w.maxTasks)
 	}
 	if w.progress != nil {
 		total := w.last()

@@ -117,6 +117,9 @@ func (s *Sim) listTasks(w http.ResponseWriter, r *http.Request) {
 	if hostile.IgnorePage {
 		page = 1
 	}
+	if hostile.PageSize > 0 {
+		perPage = hostile.PageSize
+	}
 	s.mu.Lock()
 	if status, ok := s.failPages[page]; ok {
 		s.mu.Unlock()
