@@ -45,7 +45,7 @@ func TestClient_StreamTasks_StaysBoundedAgainstHostileAnswers(t *testing.T) {
 			withError: isErr(schema.ErrTooManyTasks, schema.ErrRejected)},
 		{name: "Reten ignoring page without meta is a repeated page", hostile: retensim.Hostile{NoMeta: true, IgnorePage: true}, maxRequests: 2,
 			withError: isErr(reten.ErrBadResponse, schema.ErrRejected)},
-		{name: "Reten ignoring page with meta answers the wrong page", hostile: retensim.Hostile{IgnorePage: true}, maxRequests: 1 + 4,
+		{name: "Reten ignoring page with meta is a repeated page", hostile: retensim.Hostile{IgnorePage: true}, maxRequests: 1 + 4,
 			withError: isErr(reten.ErrBadResponse, schema.ErrRejected)},
 		{name: "a huge body is cut at the size cap", hostile: retensim.Hostile{HugeBody: 64 << 20}, maxRequests: 1,
 			withError: isErr(reten.ErrBadResponse, schema.ErrRejected)},

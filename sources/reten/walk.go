@@ -31,6 +31,11 @@ func (w *walk) record(p int, page Page) error {
 		if m.Total > w.maxTasks {
 			return tooMany(op, fmt.Sprintf("meta.total is %d", m.Total), w.maxTasks)
 		}
+		// Only noted: the docs do not show meta, and a page number counted from 0 would
+		// be no reason to fail. Ignoring "page" is caught by the repeated pages.
+		if m.Page != 0 && m.Page != p {
+			w.note(fmt.Sprintf("page %d says it is page %d", p, m.Page))
+		}
 		if m.Total != w.sum.Total {
 			w.note(fmt.Sprintf("page %d reports %d tasks in total, page 1 reported %d", p, m.Total, w.sum.Total))
 		}
