@@ -53,8 +53,10 @@ type walk struct {
 	inFlight int
 	noMeta   bool
 	failed   int // lowest page that failed for good, 0 when none did
+	failure  string
 	fatal    error
-	voided   bool // the end did not agree with its meta: not covered
+	voided   string // why the listing cannot be covered, whatever else comes back
+	noted    string // the first thing that looked odd
 	sum      schema.ListSummary
 	hashes   map[uint64]int
 }
@@ -128,8 +130,15 @@ func (w *walk) run(ctx context.Context) (schema.ListSummary, error) {
 	if w.noMeta {
 		w.sum.Total = w.sum.Tasks
 	}
-	last := w.last()
-	w.sum.Covered = !w.voided && (w.failed == 0 || w.failed > last)
+	// The first reason the listing is not covered wins over a mere oddity.
+	switch {
+	case w.voided != "":
+		w.sum.Inconsistency = w.voided
+	case w.failed > 0 && w.failed <= w.last():
+		w.sum.Inconsistency = w.failure
+	default:
+		w.sum.Covered, w.sum.Inconsistency = true, w.noted
+	}
 	return w.sum, nil
 }
 
@@ -210,9 +219,8 @@ func (w *walk) fail(ctx context.Context, p int, err error) {
 		return
 	}
 	if w.failed == 0 || p < w.failed {
-		w.failed = p
+		w.failed, w.failure = p, fmt.Sprintf("page %d failed: %v", p, err)
 	}
-	w.note(fmt.Sprintf("page %d failed: %v", p, err))
 }
 
 // deliver calls fn, never concurrently and never after the listing failed.
@@ -231,7 +239,14 @@ func (w *walk) deliver(p int, tasks []schema.Task) error {
 
 // note keeps the first thing that looked odd. Call with mu held.
 func (w *walk) note(s string) {
-	if w.sum.Inconsistency == "" {
-		w.sum.Inconsistency = s
+	if w.noted == "" {
+		w.noted = s
+	}
+}
+
+// void keeps the first reason the listing cannot be covered. Call with mu held.
+func (w *walk) void(s string) {
+	if w.voided == "" {
+		w.voided = s
 	}
 }

@@ -45,11 +45,9 @@ func (w *walk) record(p int, page Page) error {
 		// them disagree; an answer whose items do not fit its own total is not believed.
 		switch {
 		case m.Total < (p-1)*w.size+n:
-			w.voided = true
-			w.note(fmt.Sprintf("page %d holds %d tasks, more than its meta.total %d allows", p, n, m.Total))
+			w.void(fmt.Sprintf("page %d holds %d tasks, more than its meta.total %d allows", p, n, m.Total))
 		case n < w.size && !endAgrees(p, n, w.size, m.Total):
-			w.voided = true
-			w.note(fmt.Sprintf("page %d holds %d tasks, but its meta.total %d puts the end elsewhere", p, n, m.Total))
+			w.void(fmt.Sprintf("page %d holds %d tasks, but its meta.total %d puts the end elsewhere", p, n, m.Total))
 		}
 		// A full page where the metas say the list ends: only a short or empty page
 		// proves the end, so one more page is asked for.
