@@ -15,13 +15,8 @@ import (
 	"github.com/reten/reten-relay/sinks/natsstreams"
 )
 
-// Streams the relay creates when no stream captures a subject it uses (existing streams
-// are used as they are and never changed).
-const (
-	taskStream       = "RETEN_TASKS"
-	deadLetterStream = "RETEN_DLQ"
-	outcomeStream    = "RETEN_OUTCOMES"
-)
+// taskStream is the stream the relay creates for task routes no stream captures.
+const taskStream = config.TaskStream
 
 // needsNATS reports whether anything in the config talks to NATS.
 func needsNATS(cfg *config.Config) bool {
@@ -60,10 +55,10 @@ func routeNeeds(cfg *config.Config) (sink []natsstreams.Need) {
 func resultNeeds(cfg *config.Config) (sink, input []natsstreams.Need) {
 	if rc := cfg.Results; rc != nil && rc.Source == config.SinkNATS {
 		sink = append(sink, natsstreams.Need{Purpose: "results.dead_letter", Subject: rc.DeadLetter,
-			Stream: deadLetterStream, Kind: natsstreams.DeadLetters})
+			Stream: config.DeadLetterStream, Kind: natsstreams.DeadLetters})
 		if rc.Outcomes != "" {
 			sink = append(sink, natsstreams.Need{Purpose: "results.outcomes", Subject: rc.Outcomes,
-				Stream: outcomeStream, Kind: natsstreams.Events})
+				Stream: config.OutcomeStream, Kind: natsstreams.Events})
 		}
 		input = append(input, natsstreams.Need{Purpose: "results.subject", Subject: rc.Subject,
 			Stream: rc.Stream, Kind: natsstreams.Input})

@@ -139,6 +139,8 @@ results:
 `, nil, `config.yaml:2: tasks.routes[0].subject: "reten.results.{op}_{channel}" overlaps results.subject "reten.results.*": task events would be read back as results`},
 		{"a bad stream size", "nats:\n  streams: {max_bytes: 1 GB-ish}\n", nil,
 			`config.yaml:2: nats.streams.max_bytes: want a size like 1MiB, 512KiB or 1048576, got "1 GB-ish"`},
+		{"the results input named like the dead-letter stream", "results:\n  stream: RETEN_DLQ\n  dead_letter: reten.dlq\n", nil,
+			`config.yaml:2: results.stream: "RETEN_DLQ" is the stream the relay creates for its own task events, dead letters or outcomes; name the input's stream differently`},
 		{"an unbounded stream age", "nats:\n  streams: {max_age: 0s}\n", nil,
 			`config.yaml:2: nats.streams.max_age: must be >= 1m, got 0s`},
 		{"a bad stream storage and fallback", "nats:\n  streams:\n    storage: disk\n    uncaptured_tasks: drop\n", nil,

@@ -26,6 +26,14 @@ type StreamsConfig struct {
 	UncapturedTasks string `yaml:"uncaptured_tasks"`
 }
 
+// The streams the relay creates for its own outputs when none captures them;
+// results.stream names the input's.
+const (
+	TaskStream       = "RETEN_TASKS"
+	DeadLetterStream = "RETEN_DLQ"
+	OutcomeStream    = "RETEN_OUTCOMES"
+)
+
 // DefaultStreams returns the nats.streams defaults.
 func DefaultStreams() StreamsConfig {
 	return StreamsConfig{MaxAge: 7 * 24 * time.Hour, MaxBytes: 1 << 30, Replicas: 1, Storage: "file", UncapturedTasks: "create"}
@@ -42,4 +50,10 @@ func (c *Config) validateStreams(v *validator) {
 	v.between("nats.streams.replicas", s.Replicas, 1, 5)
 	v.oneOf("nats.streams.storage", s.Storage, "file", "memory")
 	v.oneOf("nats.streams.uncaptured_tasks", s.UncapturedTasks, "create", "core")
+	if r := c.Results; r != nil && r.Source == SinkNATS {
+		switch r.Stream {
+		case TaskStream, DeadLetterStream, OutcomeStream:
+			v.add("results.stream", "%q is the stream the relay creates for its own task events, dead letters or outcomes; name the input's stream differently", r.Stream)
+		}
+	}
 }
