@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/segmentio/kafka-go"
 
 	"github.com/reten/reten-relay/relay"
 	"github.com/reten/reten-relay/relay/config"
@@ -34,6 +33,7 @@ const taskStream = "RETEN_TASKS"
 // Run runs it until ctx is done and then takes it apart in reverse order.
 type app struct {
 	cfg     *config.Config
+	sec     *security
 	log     zerolog.Logger
 	health  *ops.Health
 	metrics *ops.Metrics
@@ -94,6 +94,9 @@ func build(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts app
 		return nil, fmt.Errorf("http.listen: %w", err)
 	}
 	a.onClose("http listener", func(context.Context) error { return a.listener.Close() })
+	if a.sec, err = newSecurity(cfg); err != nil {
+		return nil, err
+	}
 	if err := a.buildReten(cfg, opts); err != nil {
 		return nil, err
 	}
@@ -143,6 +146,7 @@ func (a *app) buildReten(cfg *config.Config, opts appOptions) error {
 		Timeout:   cfg.Reten.Timeout,
 		MaxConns:  maxConns,
 		UserAgent: userAgent(),
+		TLS:       a.sec.retenTLS,
 	})
 	if err != nil {
 		return fmt.Errorf("reten client: %w", err)
@@ -188,9 +192,10 @@ func (a *app) buildNATS(ctx context.Context, cfg *config.Config) error {
 	if subjects := taskSubjects(cfg); len(subjects) > 0 {
 		ncfg.CreateStream = &natssink.StreamSpec{Name: taskStream, Subjects: subjects}
 	}
-	sink, err := natssink.New(ctx, ncfg, natssink.WithLogger(a.log.With().Str("component", "nats").Logger()))
+	sink, err := natssink.New(ctx, ncfg, natssink.WithLogger(a.log.With().Str("component", "nats").Logger()),
+		natssink.WithNATSOptions(a.sec.natsOpts...))
 	if err != nil {
-		return fmt.Errorf("nats %s: %w", a.natsURL, err)
+		return explainNATS(redactURL(a.natsURL), cfg.NATS.NATSAuth(), err)
 	}
 	a.nats = sink
 	a.sinks[config.SinkNATS] = sink
@@ -244,6 +249,7 @@ func (a *app) buildKafka(ctx context.Context, cfg *config.Config) error {
 	sink, err := kafkasink.New(ctx, kafkasink.Config{
 		Brokers: cfg.Kafka.Brokers, ClientID: cfg.Kafka.ClientID, CreateTopics: cfg.Kafka.CreateTopics,
 		Partitions: cfg.Kafka.TopicPartitions, ReplicationFactor: cfg.Kafka.ReplicationFactor,
+		TLS: a.sec.kafkaTLS, SASL: a.sec.kafkaSASL,
 	}, kafkasink.WithLogger(a.log.With().Str("component", "kafka").Logger()))
 	if err != nil {
 		return fmt.Errorf("kafka: %w", err)
@@ -252,6 +258,9 @@ func (a *app) buildKafka(ctx context.Context, cfg *config.Config) error {
 	a.sinks[config.SinkKafka] = sink
 	a.onClose("kafka sink", sink.Close)
 	a.health.Register("kafka", "connecting")
+	if err := a.checkKafkaSecurity(ctx); err != nil {
+		return err
+	}
 	var topics []string
 	if cfg.Tasks != nil {
 		for _, r := range cfg.Tasks.Routes {
@@ -378,7 +387,7 @@ func (a *app) watchNATS(ctx context.Context) error {
 			if a.health.Set("nats", true, "") {
 				a.log.Info().Msg("nats: connected")
 			}
-		} else if a.health.Set("nats", false, "not connected to "+a.natsURL) {
+		} else if a.health.Set("nats", false, natsDownReason(a.natsURL, a.cfg.NATS.NATSAuth(), a.nats.Conn())) {
 			a.log.Warn().Msg("nats: connection lost, reconnecting")
 		}
 		select {
@@ -398,7 +407,7 @@ func (a *app) watchKafka(ctx context.Context) error {
 	t := time.NewTicker(5 * time.Second)
 	defer t.Stop()
 	for {
-		err := pingKafka(ctx, a.cfg.Kafka.Brokers)
+		err := a.sec.pingKafka(ctx, a.cfg.Kafka.Brokers)
 		if err == nil {
 			if a.health.Set("kafka", true, "") {
 				a.log.Info().Msg("kafka: brokers reachable")
@@ -412,25 +421,6 @@ func (a *app) watchKafka(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
-}
-
-// pingKafka asks the brokers, one after another, for the cluster metadata.
-func pingKafka(ctx context.Context, brokers []string) error {
-	var err error
-	for _, b := range brokers {
-		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		var conn *kafka.Conn
-		conn, err = (&kafka.Dialer{}).DialContext(dctx, "tcp", b)
-		cancel()
-		if err == nil {
-			_, err = conn.Brokers()
-			_ = conn.Close()
-			if err == nil {
-				return nil
-			}
-		}
-	}
-	return err
 }
 
 // close releases everything in reverse order of creation.

@@ -8,9 +8,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/segmentio/kafka-go"
-
 	"github.com/reten/reten-relay/schema"
 	"github.com/reten/reten-relay/sources/reten"
 	"github.com/reten/reten-relay/sources/reten/retensim"
@@ -49,25 +46,13 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		if cfg.NATS.Embedded() {
 			report(true, "nats: embedded server (started by run)")
 		} else {
-			nc, err := nats.Connect(cfg.NATS.URL, nats.Name(cfg.NATS.Name+"-check"), nats.Timeout(*timeout))
-			if err != nil {
-				report(false, "nats %s: %v", cfg.NATS.URL, err)
-			} else {
-				_, jsErr := nc.JetStream()
-				report(jsErr == nil, "nats %s: connected (server %s)", nc.ConnectedUrlRedacted(), nc.ConnectedServerVersion())
-				nc.Close()
-			}
+			good, line := checkNATS(cfg, *timeout)
+			report(good, "%s", line)
 		}
 	}
 	if cfg.Kafka.Configured() {
-		conn, err := (&kafka.Dialer{Timeout: *timeout}).DialContext(cctx, "tcp", cfg.Kafka.Brokers[0])
-		if err != nil {
-			report(false, "kafka %s: %v", cfg.Kafka.Brokers[0], err)
-		} else {
-			brokers, err := conn.Brokers()
-			report(err == nil, "kafka %s: connected (%d brokers)", cfg.Kafka.Brokers[0], len(brokers))
-			_ = conn.Close()
-		}
+		good, line := checkKafka(cctx, cfg, *timeout)
+		report(good, "%s", line)
 	}
 
 	base, key := cfg.Reten.BaseURL(), cfg.Reten.APIKey.Reveal()
@@ -81,7 +66,12 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		base, key = sim.URL(), sim.APIKey()
 		fmt.Fprintln(stdout, "  reten: the in-process simulator (reten.url: simulator)")
 	}
-	client, err := reten.New(reten.Config{BaseURL: base, APIKey: reten.APIKey(key), Timeout: cfg.Reten.Timeout, UserAgent: userAgent()})
+	retenTLS, err := cfg.Reten.TLS.ClientConfig()
+	if err != nil {
+		report(false, "reten.tls: %v", err)
+		return exitFailure
+	}
+	client, err := reten.New(reten.Config{BaseURL: base, APIKey: reten.APIKey(key), Timeout: cfg.Reten.Timeout, UserAgent: userAgent(), TLS: retenTLS})
 	if err != nil {
 		report(false, "reten: %v", err)
 		return exitFailure

@@ -53,7 +53,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Sink, error) {
 	}
 	s := &Sink{cfg: cfg, log: o.logger, nc: o.conn, closeDone: make(chan struct{})}
 	if s.nc == nil {
-		nc, err := s.connect()
+		nc, err := s.connect(o.extra...)
 		if err != nil {
 			return nil, err
 		}
@@ -79,8 +79,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Sink, error) {
 
 // connect dials cfg.URL. It reconnects forever, and with no reconnect buffer: a publish
 // while disconnected fails at once instead of sitting in a buffer we might lose.
-func (s *Sink) connect() (*nats.Conn, error) {
-	nc, err := nats.Connect(s.cfg.URL,
+func (s *Sink) connect(extra ...nats.Option) (*nats.Conn, error) {
+	nc, err := nats.Connect(s.cfg.URL, append([]nats.Option{
 		nats.Name(s.cfg.Name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(s.cfg.ReconnectWait),
@@ -92,7 +92,7 @@ func (s *Sink) connect() (*nats.Conn, error) {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			s.log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("nats sink reconnected")
-		}))
+		})}, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to nats %s: %w", s.cfg.URL, err)
 	}
