@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -187,6 +188,7 @@ func tlsHint(err error, section string) string {
 		invalid  x509.CertificateInvalidError
 		record   tls.RecordHeaderError
 		alert    tls.AlertError
+		op       *net.OpError
 	)
 	switch {
 	case errors.As(err, &unknown):
@@ -197,7 +199,8 @@ func tlsHint(err error, section string) string {
 		return "TLS: the server's certificate is not valid (expired or not for server use)"
 	case errors.As(err, &record):
 		return "TLS: the server did not answer with TLS; is TLS turned on at the server?"
-	case errors.As(err, &alert):
+	case errors.As(err, &alert), errors.As(err, &op) && op.Op == "remote error":
+		// crypto/tls reports the server's alert as a *net.OpError "remote error".
 		return "TLS: the server rejected the handshake; does it need a client certificate (" + section + ".cert and .key)?"
 	}
 	return ""

@@ -90,6 +90,11 @@ func (s *Sink) connect(extra ...nats.Option) (*nats.Conn, error) {
 				s.log.Warn().Err(err).Msg("nats sink disconnected")
 			}
 		}),
+		// Without a handler nats.go prints async errors (an authorization violation
+		// after a reconnect, say) to stderr, past the logger.
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			s.log.Warn().Err(err).Msg("nats sink: asynchronous error")
+		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			s.log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("nats sink reconnected")
 		})}, extra...)...)
