@@ -159,16 +159,37 @@ func loadCAs(path string, withSystem bool) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// readFile reads a file a key names, with a message that says which file and why.
+// maxFileBytes bounds what a key's file may hold: certificates and creds are a few KB.
+const maxFileBytes = 1 << 20
+
+// readFile reads a file a key names, with a message that says which file and why. Only a
+// regular file of at most 1 MiB is read, so that /dev/zero or a FIFO cannot hang Load.
 func readFile(path string) ([]byte, error) {
-	data, err := os.ReadFile(path)
+	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("%s does not exist", path)
 	case err != nil:
-		return nil, fmt.Errorf("cannot read %s: %w", path, errors.Unwrap(err))
+		return nil, fmt.Errorf("cannot read %s: %w", path, pathCause(err))
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	case fi.Size() > maxFileBytes:
+		return nil, fmt.Errorf("%s is larger than 1 MiB", path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", path, pathCause(err))
 	}
 	return data, nil
+}
+
+// pathCause strips the path from an *fs.PathError, since the message names it already.
+func pathCause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // NATSAuth names the NATS authentication method set: "creds", "nkey", "user", "token",
