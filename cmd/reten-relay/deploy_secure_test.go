@@ -85,7 +85,7 @@ func TestDeploy_SecureComposeConnectsToItsNATS(t *testing.T) {
 	}
 	relayEnv := func(pw string) func(string) (string, bool) {
 		e := map[string]string{"RETEN_API_KEY": "rtn_sk_deploytest", "RETEN_URL": "prod", "KAFKA_BROKERS": "kafka:9092",
-			"NATS_URL": fmt.Sprintf("tls://127.0.0.1:%d", srv.Addr().(*net.TCPAddr).Port),
+			"NATS_URL":  fmt.Sprintf("tls://127.0.0.1:%d", srv.Addr().(*net.TCPAddr).Port),
 			"NATS_USER": env["NATS_USER"], "NATS_PASSWORD": pw, "NATS_CA": filepath.Join(certs, "ca.pem")}
 		return func(k string) (string, bool) { v, ok := e[k]; return v, ok }
 	}
