@@ -17,13 +17,14 @@ import (
 )
 
 // PKI is a throwaway certificate authority made for one test, with a server certificate
-// for 127.0.0.1 and localhost and a client certificate, all written as PEM files.
+// for 127.0.0.1, localhost and reten.test (a name that is not loopback, so that an
+// HTTPS_PROXY applies to it) and a client certificate, all written as PEM files.
 type PKI struct {
 	// CAFile is the CA certificate (PEM).
 	CAFile string
 	// ClientCert and ClientKey are a client certificate signed by the CA and its key.
 	ClientCert, ClientKey string
-	// ServerCert and ServerKey are the server certificate (127.0.0.1, localhost) and key.
+	// ServerCert and ServerKey are the server certificate and its key.
 	ServerCert, ServerKey string
 
 	pool   *x509.CertPool
@@ -46,7 +47,7 @@ func NewPKI(t testing.TB) *PKI {
 	p.pool.AddCert(caCert)
 	p.CAFile = writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)
 	srvKey, srvDER := newCert(t, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
+		Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost", "reten.test"},
 		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		KeyUsage: x509.KeyUsageDigitalSignature,
 	}, caCert, caKey)
