@@ -51,6 +51,10 @@ type app struct {
 
 	listener net.Listener
 	closers  []namedCloser
+
+	router      *routerHolder // the tasks routes, for the dispatch receiver
+	dispatchLn  net.Listener
+	dispatchSrv *http.Server
 }
 
 // runner is a pipeline: Run blocks until ctx is done.
@@ -113,6 +117,11 @@ func build(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts app
 	}
 	if cfg.Results != nil {
 		if err := a.buildResults(ctx, cfg, opts); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Dispatch != nil {
+		if err := a.buildDispatch(cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -292,6 +301,12 @@ func (a *app) buildTasks(cfg *config.Config, opts appOptions) error {
 	if err != nil {
 		return fmt.Errorf("tasks.routes: %w", err)
 	}
+	a.router = &routerHolder{}
+	a.router.set(router)
+	if tc.PollingOff() {
+		a.log.Info().Msg("tasks: interval off: no polling, the routes serve pushed activities")
+		return nil
+	}
 	st, err := state.Open(tc.State)
 	if err != nil {
 		return fmt.Errorf("tasks.state %s: %w", tc.State, err)
@@ -361,6 +376,7 @@ func (a *app) Run(ctx context.Context) error {
 	if a.results != nil {
 		goRun("results", a.results.Run)
 	}
+	goRun("dispatch", a.serveDispatch)
 	var runErr error
 	select {
 	case <-ctx.Done():

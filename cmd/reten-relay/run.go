@@ -124,7 +124,7 @@ func (a *app) reload(path string, getenv env, why string) {
 		}
 		return
 	}
-	if a.poller == nil || cfg.Tasks == nil {
+	if a.router == nil || cfg.Tasks == nil {
 		log.Warn().Msg("config reloaded: only tasks.routes change at run time; restart for other changes")
 		return
 	}
@@ -139,7 +139,10 @@ func (a *app) reload(path string, getenv env, why string) {
 			return
 		}
 	}
-	a.poller.SetRouter(router)
+	if a.poller != nil {
+		a.poller.SetRouter(router)
+	}
+	a.router.set(router)
 	log.Info().Int("routes", len(cfg.Tasks.Routes)).Msg("config reloaded: new routes apply from the next cycle")
 }
 

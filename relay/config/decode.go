@@ -50,6 +50,7 @@ const maxNodes = 100_000
 var (
 	durationType = reflect.TypeFor[time.Duration]()
 	secretType   = reflect.TypeFor[Secret]()
+	byteSizeType = reflect.TypeFor[ByteSize]()
 )
 
 // decoder walks a yaml.v3 node tree into a Go value, strictly, recording lines.
@@ -126,12 +127,28 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 		if !ok {
 			return
 		}
+		if s == "off" && path == "tasks.interval" {
+			v.SetInt(int64(IntervalOff))
+			return
+		}
 		dur, err := time.ParseDuration(s)
 		if err != nil {
-			d.fail(n, path, "want a duration like 30s or 5m, got %q", s)
+			d.fail(n, path, "want a duration like 30s or 5m%s, got %q", offHint(path), s)
 			return
 		}
 		v.SetInt(int64(dur))
+		return
+	case v.Type() == byteSizeType:
+		s, ok := d.scalar(n, path, "a size like 1MiB")
+		if !ok {
+			return
+		}
+		size, err := ParseByteSize(s)
+		if err != nil {
+			d.fail(n, path, "%s", err)
+			return
+		}
+		v.SetInt(int64(size))
 		return
 	case v.Type() == secretType:
 		if s, ok := d.scalar(n, path, "a string"); ok {
@@ -256,4 +273,12 @@ func (d *decoder) key(k *yaml.Node, path string) (string, bool) {
 		return "", false
 	}
 	return k.Value, true
+}
+
+// offHint names the one duration that may also be "off".
+func offHint(path string) string {
+	if path == "tasks.interval" {
+		return ` (or "off")`
+	}
+	return ""
 }

@@ -63,6 +63,9 @@ func (c *Config) Validate() error {
 	if c.Results != nil {
 		c.validateResults(v)
 	}
+	if c.Dispatch != nil {
+		c.validateDispatch(v)
+	}
 	v.check("http.listen", hostPort(c.HTTP.Listen))
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "json", "console")
