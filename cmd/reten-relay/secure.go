@@ -167,6 +167,11 @@ func explainNATS(server, method string, err error) error {
 	if hint := tlsHint(err, "nats.tls"); hint != "" {
 		return fmt.Errorf("nats %s: %s: %w", server, hint, err)
 	}
+	if errors.Is(err, nats.ErrTLS) {
+		// With TLS 1.3 a refused client certificate often shows only as the server
+		// closing the connection right after the handshake (nats.go then says ErrTLS).
+		return fmt.Errorf("nats %s: TLS: the server closed the connection after the handshake; does it need a client certificate (nats.tls.cert and .key)?: %w", server, err)
+	}
 	return fmt.Errorf("nats %s: %w", server, err)
 }
 
@@ -211,7 +216,7 @@ func tlsHint(err error, section string) string {
 func fatalConnErr(err error) bool {
 	if errors.Is(err, kafka.SASLAuthenticationFailed) || errors.Is(err, kafka.UnsupportedSASLMechanism) ||
 		errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) ||
-		errors.Is(err, nats.ErrSecureConnRequired) || errors.Is(err, nats.ErrSecureConnWanted) {
+		errors.Is(err, nats.ErrSecureConnRequired) || errors.Is(err, nats.ErrSecureConnWanted) || errors.Is(err, nats.ErrTLS) {
 		return true
 	}
 	return tlsHint(err, "") != ""
