@@ -126,6 +126,33 @@ func (s *secureRun) check(path string) (int, string) {
 	return code, stdout.String() + stderr.String()
 }
 
+// replayOne runs `reten-relay dlq replay -limit 1` and expects one dead letter replayed.
+func (s *secureRun) replayOne(path string) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
+	defer cancel()
+	var stdout, stderr syncBuffer
+	code := run(ctx, []string{"dlq", "replay", "-config", path, "-limit", "1"}, &stdout, &stderr, noEnv)
+	fmt.Fprintln(&s.out, stdout.String(), stderr.String())
+	if code != exitOK || !strings.Contains(stdout.String(), "replayed 1 dead letters") {
+		s.t.Errorf("dlq replay exited %d:\n%s%s", code, stdout.String(), stderr.String())
+	}
+}
+
+// checkFails runs `reten-relay check` and expects exit 1 with every want in its output.
+func (s *secureRun) checkFails(path string, wants ...string) {
+	s.t.Helper()
+	code, out := s.check(path)
+	if code != exitFailure {
+		s.t.Errorf("check exited %d, want 1:\n%s", code, out)
+	}
+	for _, w := range wants {
+		if !strings.Contains(out, w) {
+			s.t.Errorf("check's output lacks %q:\n%s", w, out)
+		}
+	}
+}
+
 // noSecrets fails when any secret appears in anything the relay said, and when the
 // output lacks any of seen (proof that the search looked at what it meant to).
 func (s *secureRun) noSecrets(secrets []string, seen ...string) {

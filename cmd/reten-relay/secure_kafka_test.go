@@ -65,6 +65,9 @@ func TestSecure_Kafka(t *testing.T) {
 			}
 			path := s.configFile("relay", section(tc.password), kafkaSecureRoutes(sfx), kafkaSecureResults(sfx))
 			kafkaFlow(t, s, path, sfx)
+			if tc.mech == "SCRAM-SHA-512" {
+				s.replayOne(path) // dlq replay dials with the same TLS and SASL
+			}
 			code, out := s.check(path)
 			if code != exitOK || !strings.Contains(out, "TLS 1.3") || !strings.Contains(out, tc.who) {
 				t.Errorf("check exited %d; want 0 and a line with TLS 1.3 and %q:\n%s", code, tc.who, out)
@@ -73,6 +76,7 @@ func TestSecure_Kafka(t *testing.T) {
 				wrong := s.configFile("wrong", section(wrongPW), kafkaSecureRoutes(sfx), "")
 				s.runFails(wrong, fmt.Sprintf("kafka broker %s: SASL %s authentication as user", tc.broker, tc.mech), tc.user,
 					"the broker refused the user name or password")
+				s.checkFails(wrong, fmt.Sprintf("kafka broker %s: SASL %s authentication as user", tc.broker, tc.mech))
 			}
 			s.noSecrets([]string{tc.password, wrongPW}, "ai.reten.task.created", "dead_letter", "reten_relay_results_total")
 		})

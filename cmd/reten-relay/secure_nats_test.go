@@ -162,12 +162,14 @@ func TestSecure_NATS(t *testing.T) {
 			path := s.configFile("relay", section(tc.auth, tc.tls), `[{name: all, sink: nats, subject: "reten.tasks.{op}.{channel}"}]`,
 				fmt.Sprintf(natsSecureResults, strings.ReplaceAll(tc.name, " ", "-")))
 			natsFlow(t, s, path)
+			s.replayOne(path)
 			code, out := s.check(path)
 			if code != exitOK || !strings.Contains(out, "TLS 1.3") || !strings.Contains(out, tc.who) {
 				t.Errorf("check exited %d; want 0 and a line with TLS 1.3 and %q:\n%s", code, tc.who, out)
 			}
 			wrong := s.configFile("wrong", section(tc.wrongAuth, tc.tls), `[{name: all, sink: nats, subject: "x.{op}"}]`, "")
 			s.runFails(wrong, "nats "+tc.url+": authentication failed")
+			s.checkFails(wrong, "nats "+tc.url+": authentication failed")
 			s.noSecrets(tc.secrets, "reten.tasks.created", "reten.dlq.results", "reten_relay_results_total", "authentication failed")
 		})
 	}

@@ -58,6 +58,8 @@ func TestLoad_SecureKeysReportFileLineAndField(t *testing.T) {
   password: secret
   token: t0k
 `, `config.yaml:5: nats.token: only one NATS authentication method may be set, but user is set too`},
+		{"credentials in the URL", "nats:\n  url: nats://relay:secret@nats:4222\n",
+			`config.yaml:2: nats.url: must not hold credentials; use nats.user and nats.password, or nats.token`},
 		{"a user without a password", "nats:\n  url: nats://nats:4222\n  user: relay\n",
 			`config.yaml:1: nats.password: is required with nats.user`},
 		{"a creds file that does not exist", "nats:\n  url: nats://nats:4222\n  creds: ${MISSING}\n",
