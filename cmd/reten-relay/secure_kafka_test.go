@@ -39,7 +39,8 @@ func TestSecure_Kafka(t *testing.T) {
 	sasl := relaytest.StartKafka(t, kfake.TLS(pki.ServerTLS(false)), kfake.EnableSASL(),
 		kfake.Superuser("PLAIN", "plain-user", plainPW),
 		kfake.Superuser("SCRAM-SHA-256", "scram256-user", scram256PW),
-		kfake.Superuser("SCRAM-SHA-512", "scram512-user", scram512PW)).Brokers()[0]
+		kfake.Superuser("SCRAM-SHA-512", "scram512-user", scram512PW),
+		kfake.Superuser("SCRAM-SHA-512", "rotated-user", scram512PW)).Brokers()[0]
 	mtls := relaytest.StartKafka(t, kfake.TLS(pki.ServerTLS(true))).Brokers()[0]
 	caOnly := fmt.Sprintf("{enabled: true, ca: %q}", pki.CAFile)
 
@@ -81,6 +82,29 @@ func TestSecure_Kafka(t *testing.T) {
 			s.noSecrets([]string{tc.password, wrongPW}, "ai.reten.task.created", "dead_letter", "reten_relay_results_total")
 		})
 	}
+	t.Run("a credential deleted while running turns readyz red with the reason", func(t *testing.T) {
+		s := newSecureRun(t)
+		path := s.configFile("relay", fmt.Sprintf("kafka: {brokers: [%q], create_topics: true, tls: %s, sasl: {mechanism: SCRAM-SHA-512, username: rotated-user, password: %s}}",
+			sasl, caOnly, scram512PW), kafkaSecureRoutes("rotated"), "")
+		base, stop := s.start(path)
+		relaytest.WaitFor(t, e2eWait, "readyz 200", func() bool { code, _ := get(base + "/readyz"); return code == 200 })
+		sec, err := newSecurity(s.load(path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin := &kafka.Client{Addr: kafka.TCP(sasl), Transport: &kafka.Transport{TLS: sec.kafkaTLS, SASL: sec.kafkaSASL}}
+		resp, err := admin.AlterUserScramCredentials(context.Background(), &kafka.AlterUserScramCredentialsRequest{
+			Deletions: []kafka.UserScramCredentialsDeletion{{Name: "rotated-user", Mechanism: kafka.ScramMechanismSha512}}})
+		if err != nil || resp.Results[0].Error != nil {
+			t.Fatalf("delete the credential: %v %+v", err, resp)
+		}
+		relaytest.WaitFor(t, e2eWait, "readyz red naming the failure", func() bool {
+			code, body := get(base + "/readyz")
+			return code == 503 && strings.Contains(body, `SASL SCRAM-SHA-512 authentication as user \"rotated-user\" failed`)
+		})
+		stop()
+		s.noSecrets([]string{scram512PW}, "authentication as user")
+	})
 	t.Run("an untrusted broker certificate stops run", func(t *testing.T) {
 		s := newSecureRun(t)
 		path := s.configFile("relay", fmt.Sprintf("kafka: {brokers: [%q], tls: {enabled: true}, sasl: {mechanism: PLAIN, username: plain-user, password: %s}}",
