@@ -73,6 +73,10 @@ type appOptions struct {
 	simOptions []retensim.Option
 	// simChurn, when set, changes a few simulator tasks this often.
 	simChurn time.Duration
+	// simTasks are added to the simulator before the pipelines start: those a previous
+	// run saved at simStatePath, where this run saves them as they change.
+	simTasks     []retensim.Task
+	simStatePath string
 	// taskHooks are crash-test seams of the poller.
 	taskHooks tasks.Hooks
 	// onCycle is told about every poll cycle (the demo prints them).

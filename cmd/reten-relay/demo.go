@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -33,15 +32,14 @@ const demoDispatchKey = "demo-dispatch-key"
 // that keep changing, both pipelines with the shipped routing, and a sample worker that
 // answers tasks with results (some deliberately invalid, so dead letters show up).
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("demo")
 	duration := fs.Duration("duration", 30*time.Second, "stop after this long (0: run until Ctrl-C)")
 	nTasks := fs.Int("tasks", 300, "tasks in the simulator")
 	interval := fs.Duration("interval", 2*time.Second, "poll interval")
 	cfgPath := fs.String("config", "config.yaml", "take the task routes from this config, if it exists")
 	verbose := fs.Bool("v", false, "also print the relay's own logs")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseNoArgs(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	dir, err := os.MkdirTemp("", "reten-relay-demo-")
 	if err != nil {

@@ -210,7 +210,8 @@ type HTTPConfig struct {
 type LogConfig struct {
 	// Level is debug, info, warn or error. Default: "info".
 	Level string `yaml:"level"`
-	// Format is json or console. Default: "json".
+	// Format is auto (console on a terminal, JSON otherwise), json or console (colours only on a
+	// terminal). Default: "auto".
 	Format string `yaml:"format"`
 }
 
@@ -240,7 +241,7 @@ func DefaultConfig() *Config {
 			EmbeddedHost: "127.0.0.1", EmbeddedPort: -1},
 		Kafka: KafkaConfig{TopicPartitions: 1, ReplicationFactor: 1, ClientID: "reten-relay"},
 		HTTP:  HTTPConfig{Listen: "127.0.0.1:8080"},
-		Log:   LogConfig{Level: "info", Format: "json"},
+		Log:   LogConfig{Level: "info", Format: "auto"},
 	}
 }
 

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -10,10 +11,28 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// source remembers the file and the line of every key decoded, for error messages.
+// source remembers the file and the line of every key decoded, and the environment
+// variables each value came from, for error messages.
 type source struct {
 	file  string
 	lines map[string]int
+	vars  map[string][]string
+}
+
+// varRef finds the names in ${NAME}, ${NAME:-default} and ${NAME:?message}.
+var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`)
+
+// fromEnv is what a message about path adds when its value came from the environment:
+// the line alone would blame the file for what the environment said.
+func (s *source) fromEnv(path string) string {
+	if s == nil || len(s.vars[path]) == 0 {
+		return ""
+	}
+	names := make([]string, len(s.vars[path]))
+	for i, n := range s.vars[path] {
+		names[i] = "${" + n + "}"
+	}
+	return " (set by " + strings.Join(names, ", ") + ")"
 }
 
 // line returns the line of path, or of its nearest ancestor present in the file (a key
@@ -62,7 +81,7 @@ type decoder struct {
 }
 
 func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
-	d.errs = append(d.errs, &Error{File: d.src.file, Line: n.Line, Field: path, Msg: fmt.Sprintf(format, args...)})
+	d.errs = append(d.errs, &Error{File: d.src.file, Line: n.Line, Field: path, Msg: fmt.Sprintf(format, args...) + d.src.fromEnv(path)})
 }
 
 // join appends key to path; a key that is empty or holds characters other than letters,
@@ -213,9 +232,16 @@ func (d *decoder) scalar(n *yaml.Node, path, want string) (string, bool) {
 		d.fail(n, path, "want %s, got %s", want, describe(n))
 		return "", false
 	}
+	for _, m := range varRef.FindAllStringSubmatch(n.Value, -1) {
+		if d.src.vars == nil {
+			d.src.vars = map[string][]string{}
+		}
+		d.src.vars[path] = append(d.src.vars[path], m[1])
+	}
 	s, err := expand(n.Value, d.getenv)
 	if err != nil {
-		d.fail(n, path, "%s", err)
+		// The message names the variable already.
+		d.errs = append(d.errs, &Error{File: d.src.file, Line: n.Line, Field: path, Msg: err.Error()})
 		return "", false
 	}
 	return s, true

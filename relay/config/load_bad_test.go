@@ -156,13 +156,13 @@ results:
 		{"a bad listen address", "http:\n  listen: localhost\n", nil,
 			`config.yaml:2: http.listen: want host:port, got "localhost"`},
 		{"a bad log format", "log:\n  format: xml\n", nil,
-			`config.yaml:2: log.format: must be one of json, console, got "xml"`},
+			`config.yaml:2: log.format: must be one of auto, json, console, got "xml"`},
 		{"an unterminated variable", "reten:\n  url: ${RETEN_URL\n", nil,
 			`config.yaml:2: reten.url: unterminated ${ in "${RETEN_URL"`},
 		{"a required variable that is unset", "reten:\n  api_key: ${RETEN_API_KEY:?set your key}\n", nil,
 			`config.yaml:2: reten.api_key: environment variable RETEN_API_KEY: set your key`},
 		{"a variable expanding to a bad value", "tasks:\n  interval: ${POLL}\n  routes: [{name: a, sink: nats, subject: x}]\n", env{"POLL": "soon"},
-			`config.yaml:2: tasks.interval: want a duration like 30s or 5m (or "off"), got "soon"`},
+			`config.yaml:2: tasks.interval: want a duration like 30s or 5m (or "off"), got "soon" (set by ${POLL})`},
 		{"merge keys", "base: &b {level: info}\nlog:\n  <<: *b\n", nil,
 			"config.yaml:1: base: unknown key; known keys are reten, nats, kafka, tasks, results, dispatch, http, log\n" +
 				"config.yaml:3: log.<<: merge keys are not supported"},
@@ -172,7 +172,7 @@ results:
 http:
   listen: nowhere
 `, nil, "config.yaml:2: log.level: must be one of debug, info, warn, error, got \"loud\"\n" +
-			"config.yaml:3: log.format: must be one of json, console, got \"xml\"\n" +
+			"config.yaml:3: log.format: must be one of auto, json, console, got \"xml\"\n" +
 			"config.yaml:5: http.listen: want host:port, got \"nowhere\""},
 		{"several decode errors at once", `reten:
   timeout: soon
