@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -34,6 +35,7 @@ const taskStream = "RETEN_TASKS"
 type app struct {
 	cfg     *config.Config
 	sec     *security
+	opts    appOptions
 	log     zerolog.Logger
 	health  *ops.Health
 	metrics *ops.Metrics
@@ -83,6 +85,8 @@ type appOptions struct {
 	onCycle func(tasks.CycleReport, error)
 	// onSettled is told about every settled result message (the demo prints them).
 	onSettled func(results.Settled)
+	// kafkaWatch is how often /readyz asks the Kafka brokers (tests shorten it). Default: 5s.
+	kafkaWatch time.Duration
 }
 
 func (a *app) onClose(name string, f func(ctx context.Context) error) {
@@ -102,6 +106,7 @@ func build(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts app
 		return nil, fmt.Errorf("http.listen: %w", err)
 	}
 	a.onClose("http listener", func(context.Context) error { return a.listener.Close() })
+	a.opts = opts
 	if a.sec, err = newSecurity(cfg); err != nil {
 		return nil, err
 	}
@@ -424,7 +429,7 @@ func (a *app) watchKafka(ctx context.Context) error {
 	if a.kafka == nil {
 		return nil
 	}
-	t := time.NewTicker(5 * time.Second)
+	t := time.NewTicker(cmp.Or(a.opts.kafkaWatch, 5*time.Second))
 	defer t.Stop()
 	for {
 		err := a.sec.pingKafka(ctx, a.cfg.Kafka.Brokers)

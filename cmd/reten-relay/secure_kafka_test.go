@@ -33,6 +33,8 @@ func kafkaSecureRoutes(sfx string) string {
 // results flow, `check` says how it connected, a wrong password or an untrusted certificate
 // makes `run` exit 1 naming the broker and the failure, and no secret appears anywhere.
 func TestSecure_Kafka(t *testing.T) {
+	// Parallel: the secure tests mostly wait on brokers and a subprocess.
+	t.Parallel()
 	pki := relaytest.NewPKI(t)
 	const plainPW, scram256PW, scram512PW = "pw-CANARY-plain-1a2b", "pw-CANARY-s256-3c4d", "pw-CANARY-s512-5e6f"
 	const wrongPW = "pw-CANARY-wrong-9z8y"

@@ -121,6 +121,8 @@ func operatorMode(t *testing.T) (func(*server.Options), func(name string, strang
 // secret stops `run` at once with a message naming the server and the failure, and no
 // secret appears in anything the relay said.
 func TestSecure_NATS(t *testing.T) {
+	// Parallel: the secure tests mostly wait on brokers and a subprocess.
+	t.Parallel()
 	pki := relaytest.NewPKI(t)
 	const password, wrongPassword = "pw-CANARY-nats-8f3a", "pw-CANARY-wrong-77b1"
 	const token, wrongToken = "tok-CANARY-nats-c0ffee", "tok-CANARY-wrong-beef"

@@ -57,6 +57,8 @@ func TestSecure_RetenTrustsTheConfiguredCA(t *testing.T) {
 // are read once per process) with HTTPS_PROXY set: it lists Reten's tasks through the
 // proxy's CONNECT tunnel; with NO_PROXY naming Reten's host it does not use the proxy.
 func TestSecure_RetenThroughHTTPSProxy(t *testing.T) {
+	// Parallel: the secure tests mostly wait on brokers and a subprocess.
+	t.Parallel()
 	pki := relaytest.NewPKI(t)
 	sim, srv := httpsSim(t, pki)
 	simAddr := srv.Listener.Addr().String()
