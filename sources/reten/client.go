@@ -25,7 +25,9 @@ const (
 
 // Limits on what the client reads of an answer.
 const (
-	maxPageBytes  = 32 << 20
+	// A page of 100 tasks of ~1 KB is ~100 KB; 8 MiB leaves 80× room while a walk's
+	// worst case stays Concurrency × 8 MiB.
+	maxPageBytes  = 8 << 20
 	maxSmallBytes = 1 << 20
 	maxErrorBody  = 512
 )
@@ -113,6 +115,7 @@ func New(cfg Config) (*Client, error) {
 		}
 		hc = &http.Client{Transport: tr, Timeout: cfg.Timeout}
 	}
+	hc = withSameHostRedirects(hc)
 	return &Client{base: base, key: cfg.APIKey, userAgent: cfg.UserAgent, timeout: cfg.Timeout, http: hc, now: time.Now}, nil
 }
 
@@ -128,6 +131,8 @@ type call struct {
 	body       []byte
 	permission string
 	limit      int64
+	// buf, when not nil, is reused to hold the answer (a listing reads thousands of pages).
+	buf []byte
 }
 
 // do performs the call and returns the status and the body of a 2xx answer.
@@ -155,6 +160,9 @@ func (c *Client) do(ctx context.Context, cl call) (int, []byte, error) {
 		if ctx.Err() != nil {
 			return 0, nil, fmt.Errorf("reten: %s: %w", cl.op, ctx.Err())
 		}
+		if errors.Is(err, ErrForeignRedirect) {
+			return 0, nil, &Error{Op: cl.op, Class: schema.ErrRejected, Permission: cl.permission, Err: c.scrubErr(err)}
+		}
 		// Timeouts, refused and reset connections, EOF before an answer: all transient.
 		return 0, nil, &Error{Op: cl.op, Class: schema.ErrTransient, Permission: cl.permission, Err: c.scrubErr(err)}
 	}
@@ -166,7 +174,7 @@ func (c *Client) do(ctx context.Context, cl call) (int, []byte, error) {
 	if resp.StatusCode/100 != 2 {
 		limit = maxSmallBytes
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	data, err := readBody(resp, cl.buf, limit+1)
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, nil, fmt.Errorf("reten: %s: %w", cl.op, ctx.Err())
@@ -190,6 +198,28 @@ func (c *Client) do(ctx context.Context, cl call) (int, []byte, error) {
 		Message:    c.scrub(trim(serverMessage(data), 300)),
 	}
 	return resp.StatusCode, nil, e
+}
+
+// readBody reads at most limit bytes of the body into buf (grown as needed).
+func readBody(resp *http.Response, buf []byte, limit int64) ([]byte, error) {
+	if n := resp.ContentLength; n > 0 && n <= limit && int64(cap(buf)) < n {
+		buf = make([]byte, 0, n+1) // +1: room to see io.EOF without growing
+	}
+	r := io.LimitReader(resp.Body, limit)
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // serverMessage reads NestJS's `message`, a string or an array of strings.
