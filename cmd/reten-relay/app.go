@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/segmentio/kafka-go"
 
 	"github.com/reten/reten-relay/relay"
 	"github.com/reten/reten-relay/relay/config"
@@ -29,6 +29,8 @@ import (
 // Run runs it until ctx is done and then takes it apart in reverse order.
 type app struct {
 	cfg     *config.Config
+	sec     *security
+	opts    appOptions
 	log     zerolog.Logger
 	health  *ops.Health
 	metrics *ops.Metrics
@@ -79,6 +81,8 @@ type appOptions struct {
 	onCycle func(tasks.CycleReport, error)
 	// onSettled is told about every settled result message (the demo prints them).
 	onSettled func(results.Settled)
+	// kafkaWatch is how often /readyz asks the Kafka brokers (tests shorten it). Default: 5s.
+	kafkaWatch time.Duration
 }
 
 func (a *app) onClose(name string, f func(ctx context.Context) error) {
@@ -98,6 +102,10 @@ func build(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts app
 		return nil, fmt.Errorf("http.listen: %w", err)
 	}
 	a.onClose("http listener", func(context.Context) error { return a.listener.Close() })
+	a.opts = opts
+	if a.sec, err = newSecurity(cfg); err != nil {
+		return nil, err
+	}
 	// Serve /healthz and /readyz from the start: while the brokers are awaited, /healthz is
 	// green and /readyz red with the reason.
 	a.serveHTTP()
@@ -155,6 +163,7 @@ func (a *app) buildReten(cfg *config.Config, opts appOptions) error {
 		Timeout:   cfg.Reten.Timeout,
 		MaxConns:  maxConns,
 		UserAgent: userAgent(),
+		TLS:       a.sec.retenTLS,
 	})
 	if err != nil {
 		return fmt.Errorf("reten client: %w", err)
@@ -172,6 +181,7 @@ func (a *app) buildKafka(ctx context.Context, cfg *config.Config) error {
 	sink, err := kafkasink.New(ctx, kafkasink.Config{
 		Brokers: cfg.Kafka.Brokers, ClientID: cfg.Kafka.ClientID, CreateTopics: cfg.Kafka.CreateTopics,
 		Partitions: cfg.Kafka.TopicPartitions, ReplicationFactor: cfg.Kafka.ReplicationFactor,
+		TLS: a.sec.kafkaTLS, SASL: a.sec.kafkaSASL,
 	}, kafkasink.WithLogger(a.log.With().Str("component", "kafka").Logger()))
 	if err != nil {
 		return fmt.Errorf("kafka: %w", err)
@@ -180,6 +190,9 @@ func (a *app) buildKafka(ctx context.Context, cfg *config.Config) error {
 	a.sinks[config.SinkKafka] = sink
 	a.onClose("kafka sink", sink.Close)
 	a.health.Register("kafka", "connecting")
+	if err := a.checkKafkaSecurity(ctx); err != nil {
+		return err
+	}
 	var topics []string
 	if cfg.Tasks != nil {
 		for _, r := range cfg.Tasks.Routes {
@@ -325,7 +338,7 @@ func (a *app) watchNATS(ctx context.Context) error {
 			if a.health.Set("nats", true, "") {
 				a.log.Info().Msg("nats: connected")
 			}
-		} else if a.health.Set("nats", false, "not connected to "+natssink.RedactURL(a.natsURL)) {
+		} else if a.health.Set("nats", false, natsDownReason(a.natsURL, a.cfg.NATS.NATSAuth(), a.nats.Conn())) {
 			a.log.Warn().Msg("nats: connection lost, reconnecting")
 		}
 		select {
@@ -342,10 +355,10 @@ func (a *app) watchKafka(ctx context.Context) error {
 	if a.kafka == nil {
 		return nil
 	}
-	t := time.NewTicker(5 * time.Second)
+	t := time.NewTicker(cmp.Or(a.opts.kafkaWatch, 5*time.Second))
 	defer t.Stop()
 	for {
-		err := pingKafka(ctx, a.cfg.Kafka.Brokers)
+		err := a.sec.pingKafka(ctx, a.cfg.Kafka.Brokers)
 		if err == nil {
 			if a.health.Set("kafka", true, "") {
 				a.log.Info().Msg("kafka: brokers reachable")
@@ -359,25 +372,6 @@ func (a *app) watchKafka(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
-}
-
-// pingKafka asks the brokers, one after another, for the cluster metadata.
-func pingKafka(ctx context.Context, brokers []string) error {
-	var err error
-	for _, b := range brokers {
-		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		var conn *kafka.Conn
-		conn, err = (&kafka.Dialer{}).DialContext(dctx, "tcp", b)
-		cancel()
-		if err == nil {
-			_, err = conn.Brokers()
-			_ = conn.Close()
-			if err == nil {
-				return nil
-			}
-		}
-	}
-	return err
 }
 
 // close releases everything in reverse order of creation.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/reten/reten-relay/relay/config"
@@ -158,17 +159,33 @@ func startupBackoff(n int) time.Duration {
 func (a *app) connectNATS(ctx context.Context, ncfg natssink.Config) (*natssink.Sink, error) {
 	log := a.log.With().Str("component", "nats").Logger()
 	for attempt := 1; ; attempt++ {
-		sink, err := natssink.New(ctx, ncfg, natssink.WithLogger(log))
+		sink, err := natssink.New(ctx, ncfg, natssink.WithLogger(log), natssink.WithNATSOptions(a.sec.natsOpts...))
 		if err == nil {
 			return sink, nil
 		}
 		if errors.Is(err, natssink.ErrInvalidConfig) {
 			return nil, fmt.Errorf("nats: %w", err)
 		}
-		if err := a.startupWait(ctx, "nats", attempt, fmt.Errorf("waiting for NATS: %w", err)); err != nil {
+		explained := explainNATS(redactURL(ncfg.URL), a.cfg.NATS.NATSAuth(), err)
+		if natsRefused(err) {
+			return nil, explained // credentials or TLS: waiting will not help
+		}
+		if err := a.startupWait(ctx, "nats", attempt, fmt.Errorf("waiting for NATS: %w", explained)); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// natsRefused reports whether a connect error is the server refusing us (credentials,
+// TLS) rather than not being there yet: the first ends start-up, the second is waited out.
+func natsRefused(err error) bool {
+	for _, refused := range []error{nats.ErrAuthorization, nats.ErrAuthExpired, nats.ErrAuthRevoked,
+		nats.ErrAccountAuthExpired, nats.ErrSecureConnRequired, nats.ErrSecureConnWanted, nats.ErrTLS} {
+		if errors.Is(err, refused) {
+			return true
+		}
+	}
+	return tlsHint(err, "nats.tls") != ""
 }
 
 // ensureStreams makes every stream decision at once, creating the missing streams (or

@@ -34,6 +34,7 @@ func (a *app) buildResults(ctx context.Context, cfg *config.Config, opts appOpti
 	case config.SinkKafka:
 		src, err := kafkaresults.New(ctx, kafkaresults.Config{
 			Brokers: cfg.Kafka.Brokers, Topic: rc.Topic, Group: rc.Group, Logger: log,
+			TLS: a.sec.kafkaTLS, SASL: a.sec.kafkaSASL,
 		})
 		if err != nil {
 			return fmt.Errorf("results: %w", err)

@@ -34,7 +34,7 @@ func TestLoad_ReportsEveryProblemWithFileLineAndField(t *testing.T) {
 		{"an unknown key in a section", `reten:
   url: simulator
   apikey: x
-`, nil, `config.yaml:3: reten.apikey: unknown key; known keys are url, api_key, timeout`},
+`, nil, `config.yaml:3: reten.apikey: unknown key; known keys are url, api_key, timeout, tls`},
 		{"a duplicate key", `log:
   level: info
   level: debug

@@ -68,7 +68,7 @@ func New(_ context.Context, cfg Config, opts ...Option) (*Sink, error) {
 	}
 	s := &Sink{cfg: cfg, log: o.logger, nc: o.conn, closeDone: make(chan struct{})}
 	if s.nc == nil {
-		nc, err := s.connect()
+		nc, err := s.connect(o.extra...)
 		if err != nil {
 			return nil, err
 		}
@@ -92,8 +92,8 @@ func New(_ context.Context, cfg Config, opts ...Option) (*Sink, error) {
 
 // connect dials cfg.URL. It reconnects forever, and with no reconnect buffer: a publish
 // while disconnected fails at once instead of sitting in a buffer we might lose.
-func (s *Sink) connect() (*nats.Conn, error) {
-	nc, err := nats.Connect(s.cfg.URL,
+func (s *Sink) connect(extra ...nats.Option) (*nats.Conn, error) {
+	nc, err := nats.Connect(s.cfg.URL, append([]nats.Option{
 		nats.Name(s.cfg.Name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(s.cfg.ReconnectWait),
@@ -103,9 +103,14 @@ func (s *Sink) connect() (*nats.Conn, error) {
 				s.log.Warn().Err(err).Msg("nats sink disconnected")
 			}
 		}),
+		// Without a handler nats.go prints async errors (an authorization violation
+		// after a reconnect, say) to stderr, past the logger.
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			s.log.Warn().Err(err).Msg("nats sink: asynchronous error")
+		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			s.log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("nats sink reconnected")
-		}))
+		})}, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to nats %s: %w", RedactURL(s.cfg.URL), err)
 	}
