@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/reten/reten-relay/internal/subjects"
+	"github.com/reten/reten-relay/schema/subjects"
 	"github.com/reten/reten-relay/relay/routing"
 )
 
