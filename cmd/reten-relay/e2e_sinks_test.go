@@ -19,20 +19,6 @@ import (
 	"github.com/reten/reten-relay/sources/reten/retensim"
 )
 
-// runApp runs the relay in the background (its own drainers publish) until the test ends.
-func runInBackground(t *testing.T, a *app) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("relay run: %v", err)
-		}
-	})
-}
-
 func TestE2E_Tasks_KafkaDownWhileNATSKeepsReceiving(t *testing.T) {
 	k := relaytest.StartKafka(t)
 	e := newE2E(t, retensim.WithTasks(40))

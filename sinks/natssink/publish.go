@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -12,7 +13,28 @@ import (
 	"github.com/reten/reten-relay/schema"
 )
 
-// toNatsMsg copies m into a NATS message: its headers as given plus Nats-Msg-Id.
+// MsgID is the Nats-Msg-Id of m: "<id>/<route>" for a message of a route, so two routes
+// into one stream keep both copies while a re-publish of either carries the same id
+// (design §5); the bare id for messages of no route (dead letters, outcomes).
+func MsgID(m schema.Message) string {
+	if m.ID == "" || m.Route == "" {
+		return m.ID
+	}
+	return m.ID + "/" + m.Route
+}
+
+// HeaderName spells a message header as the CloudEvents NATS binding does: schema.Message
+// carries the CloudEvents attributes as the Kafka binding names them (ce_id), NATS spells
+// them ce-id. Other headers (a dead letter's copy of a producer's) keep their names.
+func HeaderName(k string) string {
+	switch k {
+	case "ce_id", "ce_type", "ce_source", "ce_subject", "ce_specversion", "ce_time", "ce_datacontenttype":
+		return "ce-" + strings.TrimPrefix(k, "ce_")
+	}
+	return k
+}
+
+// toNatsMsg copies m into a NATS message: its headers (see HeaderName) plus Nats-Msg-Id.
 func toNatsMsg(m schema.Message) *nats.Msg {
 	nm := &nats.Msg{Subject: m.Destination, Data: m.Body}
 	if len(m.Headers) > 0 || m.ID != "" {
@@ -20,10 +42,10 @@ func toNatsMsg(m schema.Message) *nats.Msg {
 		for k, v := range m.Headers {
 			// Direct assignment: NATS headers are case-sensitive and Set would not keep
 			// them as given on every nats.go version.
-			nm.Header[k] = []string{v}
+			nm.Header[HeaderName(k)] = []string{v}
 		}
 		if m.ID != "" {
-			nm.Header[jetstream.MsgIDHeader] = []string{m.ID}
+			nm.Header[jetstream.MsgIDHeader] = []string{MsgID(m)}
 		}
 	}
 	return nm
@@ -52,8 +74,9 @@ func (s *Sink) publishJetStream(ctx context.Context, msgs []schema.Message) erro
 		case <-f.Ok():
 		case err := <-f.Err():
 			if errors.Is(err, jetstream.ErrNoStreamResponse) {
-				// The stream may be gone: classify the subject again next time.
-				s.modes.forget(msgs[i].Destination)
+				// The stream may be gone (deleted, or the server lost its store): look at
+				// the streams again, and re-create ours, before the next publish.
+				s.streams.Reset("no response from stream")
 			}
 			errs = append(errs, fmt.Errorf("message %s: %w", msgs[i].ID, err))
 		case <-ctx.Done():

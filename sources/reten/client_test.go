@@ -24,9 +24,9 @@ var (
 	_ relay.Submitter = (*reten.Client)(nil)
 )
 
-func newClient(t *testing.T, sim *retensim.Sim, key string) *reten.Client {
+func newClient(t testing.TB, sim *retensim.Sim, key string) *reten.Client {
 	t.Helper()
-	c, err := reten.New(reten.Config{BaseURL: sim.URL(), APIKey: reten.APIKey(key), Timeout: 2 * time.Second})
+	c, err := reten.New(reten.Config{BaseURL: sim.URL(), APIKey: reten.NewAPIKey(key), Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,14 +55,15 @@ func TestClient_ListAllTasks_ReadsEveryPageOfALargeList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !l.Consistent || len(l.Tasks) != 2000 || l.Pages != 20 || l.Total != 2000 {
+	// 20 full pages, and an empty 21st that proves the end.
+	if !l.Consistent || len(l.Tasks) != 2000 || l.Pages != 21 || l.Total != 2000 {
 		t.Fatalf("listing: consistent=%v (%s) tasks=%d pages=%d total=%d", l.Consistent, l.Inconsistency, len(l.Tasks), l.Pages, l.Total)
 	}
-	if got := sim.Requests(retensim.EndpointListTasks); got != 20 {
-		t.Errorf("requests = %d, want 20", got)
+	if got := sim.Requests(retensim.EndpointListTasks); got != 21 {
+		t.Errorf("requests = %d, want 21", got)
 	}
-	if len(progress) != 20 {
-		t.Errorf("progress called %d times, want 20", len(progress))
+	if len(progress) != 21 {
+		t.Errorf("progress called %d times, want 21", len(progress))
 	}
 	want := sim.Tasks()
 	for i, task := range l.Tasks {
@@ -144,7 +145,7 @@ func TestClient_FailureClasses(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			sim := retensim.New(t, retensim.WithTasks(3))
-			client, err := reten.New(reten.Config{BaseURL: sim.URL(), APIKey: reten.APIKey(sim.APIKey()), Timeout: 300 * time.Millisecond})
+			client, err := reten.New(reten.Config{BaseURL: sim.URL(), APIKey: reten.NewAPIKey(sim.APIKey()), Timeout: 300 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -279,7 +280,7 @@ func TestAPIKey_NeverPrints(t *testing.T) {
 	sim.AddKey(key, retensim.DefaultTenant) // no permissions: every call fails
 	var logs bytes.Buffer
 	log := zerolog.New(&logs)
-	cfg := reten.Config{BaseURL: sim.URL(), APIKey: key}
+	cfg := reten.Config{BaseURL: sim.URL(), APIKey: reten.NewAPIKey(key)}
 	c, err := reten.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -306,7 +307,7 @@ func TestAPIKey_NeverPrints(t *testing.T) {
 			t.Errorf("%s output contains the key: %s", name, out)
 		}
 	}
-	if !strings.Contains(outputs["%v"], "rtn_sk_…redacted") {
+	if !strings.Contains(outputs["%v"], schema.Redacted) {
 		t.Errorf("%%v = %s, want the redacted marker", outputs["%v"])
 	}
 }
