@@ -118,6 +118,7 @@ log: {level: %s}
 		last = now
 	}
 	rss, peak := relay.status("VmRSS"), relay.status("VmHWM")
+	anon, file := relay.status("RssAnon"), relay.status("RssFile")
 	if os.Getenv("RETEN_BENCH_LOG") != "" {
 		_ = os.WriteFile(filepath.Join(os.TempDir(), "reten-bench-relay.log"), []byte(relay.out.String()), 0o600)
 	}
@@ -140,9 +141,9 @@ log: {level: %s}
 	b.ReportMetric(rss/1024, "rss_MB")
 	b.ReportMetric(peak/1024, "peak_rss_MB")
 	b.ReportMetric(float64(st.Size())/(1<<20), "state_MB")
-	b.Logf("%d tasks to %s: first sync %.1fs (%.1f CPU-s, peak RSS %.0f MB) vs plain publisher %.1fs = %.2fx; unchanged cycle %.2f CPU-s (%v) = %.0f tasks/CPU-s; RSS %.0f MB, peak %.0f MB; state %.0f MB",
+	b.Logf("%d tasks to %s: first sync %.1fs (%.1f CPU-s, peak RSS %.0f MB) vs plain publisher %.1fs = %.2fx; unchanged cycle %.2f CPU-s (%v) = %.0f tasks/CPU-s; RSS %.0f MB (anonymous %.0f, file %.0f), peak %.0f MB; state %.0f MB",
 		n, b.Name(), firstSync.Seconds(), syncCPU, peakAfterSync/1024, plain.Seconds(), plain.Seconds()/firstSync.Seconds(),
-		cycleCPU, cpus, float64(n)/cycleCPU, rss/1024, peak/1024, float64(st.Size())/(1<<20))
+		cycleCPU, cpus, float64(n)/cycleCPU, rss/1024, anon/1024, file/1024, peak/1024, float64(st.Size())/(1<<20))
 }
 
 func minFloat(xs []float64) float64 {

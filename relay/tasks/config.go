@@ -28,7 +28,7 @@ type Config struct {
 	// Backoff paces the retries of a failed or incomplete cycle.
 	Backoff Backoff
 	// PublishBatch is how many queued messages one Publish call gets; a sink has up to
-	// four such batches unconfirmed at once. Default: 1000.
+	// three such batches unconfirmed at once. Default: 1000.
 	PublishBatch int
 	// TombstoneTTL is how long a deleted task's tombstone (its change number) is kept.
 	// A task re-created after that starts its change numbers again, so its event ids may
