@@ -5,9 +5,12 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -123,6 +126,7 @@ log: {level: %s}
 		_ = os.WriteFile(filepath.Join(os.TempDir(), "reten-bench-relay.log"), []byte(relay.out.String()), 0o600)
 	}
 	st, _ := os.Stat(filepath.Join(dir, "tasks.db"))
+	heap := relay.heapMetrics()
 	relay.kill()
 
 	bodies, err := br.sample(ctx, 1000)
@@ -141,6 +145,7 @@ log: {level: %s}
 	b.ReportMetric(rss/1024, "rss_MB")
 	b.ReportMetric(peak/1024, "peak_rss_MB")
 	b.ReportMetric(float64(st.Size())/(1<<20), "state_MB")
+	b.Logf("%s heap: %s", b.Name(), heap)
 	b.Logf("%d tasks to %s: first sync %.1fs (%.1f CPU-s, peak RSS %.0f MB) vs plain publisher %.1fs = %.2fx; unchanged cycle %.2f CPU-s (%v) = %.0f tasks/CPU-s; RSS %.0f MB (anonymous %.0f, file %.0f), peak %.0f MB; state %.0f MB",
 		n, b.Name(), firstSync.Seconds(), syncCPU, peakAfterSync/1024, plain.Seconds(), plain.Seconds()/firstSync.Seconds(),
 		cycleCPU, cpus, float64(n)/cycleCPU, rss/1024, anon/1024, file/1024, peak/1024, float64(st.Size())/(1<<20))
@@ -203,6 +208,30 @@ func (p *benchProc) kill() {
 		_ = p.cmd.Process.Kill()
 		_ = p.cmd.Wait()
 	}
+}
+
+// heapMetrics reads the Go heap figures from the relay's /metrics.
+func (p *benchProc) heapMetrics() string {
+	m := regexp.MustCompile(`"listen":"([^"]+)"`).FindStringSubmatch(p.out.String())
+	if m == nil {
+		return "?"
+	}
+	resp, err := http.Get("http://" + m[1] + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		for _, name := range []string{"go_memstats_heap_inuse_bytes ", "go_memstats_heap_idle_bytes ", "go_memstats_heap_released_bytes ", "go_memstats_stack_inuse_bytes ", "go_memstats_sys_bytes "} {
+			if strings.HasPrefix(line, name) {
+				v, _ := strconv.ParseFloat(strings.TrimPrefix(line, name), 64)
+				out = append(out, fmt.Sprintf("%s%.0fMB", strings.TrimSuffix(strings.TrimPrefix(name, "go_memstats_"), "_bytes "), v/(1<<20)))
+			}
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 func (p *benchProc) count(s string) int { return strings.Count(p.out.String(), s) }

@@ -47,6 +47,11 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 				}
 			}
 		}
+		if c.DropLegacyOutbox {
+			if err := dropLegacyOutbox(tx); err != nil {
+				return err
+			}
+		}
 		return tx.Bucket(bucketMeta).Put(keyMeta, encodeMeta(c.Meta))
 	})
 	if err != nil {

@@ -45,30 +45,40 @@ func (p *Poller) buildEvents(ctx context.Context, pl *plan, router relay.Router,
 		if err != nil {
 			return nil, 0, err
 		}
-		targets := router.Route(ev)
-		if len(targets) == 0 {
+		oe, err := p.routed(ev, body, router.Route(ev), limits)
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(oe.Targets) == 0 {
 			unrouted++
 			continue
-		}
-		oe := OutboxEvent{Head: EventHead{TaskID: c.id, EventID: id, Op: c.op, Source: p.cfg.Source}, Body: body}
-		for _, t := range targets {
-			if _, ok := p.cfg.Sinks[t.Sink]; !ok {
-				return nil, 0, fmt.Errorf("%w: route %q names sink %q", ErrUnknownSink, t.Route, t.Sink)
-			}
-			qt := QueuedTarget{Route: t.Route, Sink: t.Sink, Destination: t.Destination, Key: t.Key}
-			if limit := limits[t.Sink]; limit > 0 && len(body)+headerRoom > limit {
-				if qt.Body, err = trimEvent(ev, len(body), limit-headerRoom); err != nil {
-					return nil, 0, err
-				}
-				p.log.Warn().Str("task_id", c.id).Str("event_id", id).Str("sink", t.Sink).
-					Int("size", len(body)).Int("limit", limit).Int("trimmed", len(qt.Body)).
-					Msg("event larger than the sink accepts: publishing it trimmed (data.truncated)")
-			}
-			oe.Targets = append(oe.Targets, qt)
 		}
 		out = append(out, oe)
 	}
 	return out, unrouted, nil
+}
+
+// routed addresses an encoded event to its targets, trimmed for a sink that cannot take
+// the whole of it.
+func (p *Poller) routed(ev schema.Event, body []byte, targets []relay.Target, limits map[string]int) (OutboxEvent, error) {
+	oe := OutboxEvent{Head: EventHead{TaskID: ev.Subject, EventID: ev.ID, Op: ev.Data.Op, Source: ev.Source}, Body: body}
+	for _, t := range targets {
+		if _, ok := p.cfg.Sinks[t.Sink]; !ok {
+			return OutboxEvent{}, fmt.Errorf("%w: route %q names sink %q", ErrUnknownSink, t.Route, t.Sink)
+		}
+		qt := QueuedTarget{Route: t.Route, Sink: t.Sink, Destination: t.Destination, Key: t.Key}
+		if limit := limits[t.Sink]; limit > 0 && len(body)+headerRoom > limit {
+			var err error
+			if qt.Body, err = trimEvent(ev, len(body), limit-headerRoom); err != nil {
+				return OutboxEvent{}, err
+			}
+			p.log.Warn().Str("task_id", ev.Subject).Str("event_id", ev.ID).Str("sink", t.Sink).
+				Int("size", len(body)).Int("limit", limit).Int("trimmed", len(qt.Body)).
+				Msg("event larger than the sink accepts: publishing it trimmed (data.truncated)")
+		}
+		oe.Targets = append(oe.Targets, qt)
+	}
+	return oe, nil
 }
 
 // sinkLimits asks each sink that can tell for its message size limit.

@@ -200,6 +200,10 @@ func (p *Poller) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load state meta: %w", err)
 	}
+	p.meta = meta
+	if err := p.migrateOutbox(ctx); err != nil {
+		return err
+	}
 	pending, err := p.cfg.Store.Pending(ctx)
 	if err != nil {
 		return fmt.Errorf("count outbox: %w", err)
@@ -217,7 +221,7 @@ func (p *Poller) load(ctx context.Context) error {
 				Msg("outbox holds messages for a sink that is not configured any more: they wait until it is")
 		}
 	}
-	p.idx, p.meta = ix, meta
+	p.idx = ix
 	p.setPending()
 	p.log.Info().Int("snapshot", ix.live).Int("tombstones", len(ix.ids)-ix.live).Int("outbox", total).
 		Bool("synced", meta.Synced).Msg("tasks state loaded")

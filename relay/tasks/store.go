@@ -86,6 +86,8 @@ type Commit struct {
 	Events []OutboxEvent
 	// Meta replaces the stored Meta.
 	Meta Meta
+	// DropLegacyOutbox removes an older version's outbox (its events are in Events).
+	DropLegacyOutbox bool
 }
 
 // OutboxEvent is one encoded event and the messages it becomes, routed at commit time so
