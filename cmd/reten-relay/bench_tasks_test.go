@@ -273,7 +273,8 @@ func waitBench(b *testing.B, timeout time.Duration, what string, cond func() boo
 type natsBroker struct{ n *relaytest.NATS }
 
 func (n *natsBroker) config() (string, string) {
-	return fmt.Sprintf("nats: {url: %q}", n.n.URL()), `[{name: all, sink: nats, subject: "reten.tasks.{op}.{channel}"}]`
+	// Streams large enough to count every event (the default caps them at 1 GiB).
+	return fmt.Sprintf("nats: {url: %q, streams: {max_bytes: 64GiB}}", n.n.URL()), `[{name: all, sink: nats, subject: "reten.tasks.{op}.{channel}"}]`
 }
 
 func (n *natsBroker) js() (jetstream.JetStream, *nats.Conn, error) {
