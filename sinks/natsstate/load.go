@@ -1,0 +1,173 @@
+package natsstate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/reten/reten-relay/relay/tasks"
+)
+
+// Read sizes: entries are tiny, so a page holds many; multi-subject gets are capped at
+// 1024 subjects by the server.
+const (
+	indexPage     = 20000
+	publishedPage = 1000
+)
+
+// LoadIndex calls fn for every snapshot entry, tombstones included. It reads the entries
+// in stream order and keeps the last value of each key, so a bucket with a longer history
+// (an operator's choice) reads the same.
+func (s *Store) LoadIndex(ctx context.Context, fn func(id string, e tasks.Entry)) error {
+	latest := map[string]storedMsg{}
+	err := s.scan(ctx, s.subject(keyEntry+">"), 1, indexPage, func(m storedMsg) (bool, error) {
+		if m.deleted {
+			delete(latest, m.subject)
+		} else {
+			latest[m.subject] = m
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("read snapshot: %w", err)
+	}
+	pre := s.subject(keyEntry)
+	for subj, m := range latest {
+		id, err := taskID(strings.TrimPrefix(subj, pre))
+		if err != nil {
+			return err
+		}
+		e, err := decodeEntry(m.data)
+		if err != nil {
+			return fmt.Errorf("snapshot entry %q: %w", id, err)
+		}
+		fn(id, e)
+	}
+	return nil
+}
+
+// LoadPublished returns the last published JSON of each of ids that has one, asking for
+// many keys per request.
+func (s *Store) LoadPublished(ctx context.Context, ids []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(ids))
+	pre := s.subject(keyPublished)
+	for len(ids) > 0 {
+		n := min(len(ids), publishedPage)
+		want := map[string]string{} // subject → id
+		for _, id := range ids[:n] {
+			want[pre+taskKey(id)] = id
+		}
+		ids = ids[n:]
+		for len(want) > 0 {
+			subjects := make([]string, 0, len(want))
+			for subj := range want {
+				subjects = append(subjects, subj)
+			}
+			pending, err := s.directGet(ctx, directReq{MultiLast: subjects}, func(m storedMsg) error {
+				id, ok := want[m.subject]
+				if !ok {
+					return nil
+				}
+				delete(want, m.subject)
+				if m.deleted {
+					return nil
+				}
+				v, err := unpackValue(m.data)
+				if err != nil {
+					return fmt.Errorf("published task %s: %w", id, err)
+				}
+				if len(v) > 0 { // empty: too large to keep, see putPublished
+					out[id] = v
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("read published tasks: %w", err)
+			}
+			if pending == 0 { // the rest have no published JSON
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// LoadMeta returns the bookkeeping of the last Commit, or zero Meta. It also fixes the
+// next outbox sequence: after every sequence the meta or the queues have seen.
+func (s *Store) LoadMeta(ctx context.Context) (tasks.Meta, error) {
+	var meta tasks.Meta
+	var next uint64
+	e, err := s.kv.Get(ctx, keyMeta)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case err != nil:
+		return tasks.Meta{}, fmt.Errorf("read state meta: %w", err)
+	default:
+		if meta, next, err = decodeMeta(e.Value()); err != nil {
+			return tasks.Meta{}, err
+		}
+	}
+	maxSeq, err := s.maxQueued(ctx)
+	if err != nil {
+		return tasks.Meta{}, err
+	}
+	s.mu.Lock()
+	s.nextSeq = max(next, maxSeq+1, 1)
+	s.mu.Unlock()
+	return meta, nil
+}
+
+// maxQueued is the highest outbox sequence any queue holds (0: none).
+func (s *Store) maxQueued(ctx context.Context) (uint64, error) {
+	counts, err := s.queueSubjects(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var top uint64
+	for key := range counts {
+		if _, seq, _, err := parseQueueKey(key); err == nil {
+			top = max(top, seq)
+		}
+	}
+	return top, nil
+}
+
+// queueSubjects returns the queue keys in the bucket with their message counts, from the
+// stream's subject list (no record is read).
+func (s *Store) queueSubjects(ctx context.Context) (map[string]int, error) {
+	st, err := s.js.Stream(ctx, s.stream)
+	if err != nil {
+		return nil, fmt.Errorf("bucket stream: %w", err)
+	}
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(s.subject(keyQueue+">")))
+	if err != nil {
+		return nil, fmt.Errorf("list outbox: %w", err)
+	}
+	out := make(map[string]int, len(info.State.Subjects))
+	for subj, n := range info.State.Subjects {
+		if n > 0 {
+			out[strings.TrimPrefix(subj, s.prefix)] = int(n)
+		}
+	}
+	return out, nil
+}
+
+// Pending counts the messages queued per sink.
+func (s *Store) Pending(ctx context.Context) (map[string]int, error) {
+	keys, err := s.queueSubjects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for key := range keys {
+		sink, _, n, err := parseQueueKey(key)
+		if err != nil {
+			return nil, err
+		}
+		out[sink] += n
+	}
+	return out, nil
+}
