@@ -45,8 +45,8 @@ type app struct {
 	nats     *natssink.Sink
 	kafka    *kafkasink.Sink
 	sinks    map[string]relay.Sink
-	store    *state.Store
-	poller   *tasks.Poller
+	poller   *tasks.Poller // with a nats-kv state: the current term's, nil on a follower
+	replicas *replicaState // with a nats-kv state: the lease and what each term needs
 	results  runner
 
 	listener net.Listener
@@ -104,7 +104,7 @@ func build(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts app
 		return nil, err
 	}
 	if cfg.Tasks != nil {
-		if err := a.buildTasks(cfg, opts); err != nil {
+		if err := a.buildTasks(ctx, cfg, opts); err != nil {
 			return nil, err
 		}
 	}
@@ -137,12 +137,16 @@ func (a *app) buildReten(cfg *config.Config, opts appOptions) error {
 	if cfg.Results != nil {
 		maxConns = max(maxConns, cfg.Results.Concurrency*2)
 	}
+	ua := userAgent()
+	if cfg.Tasks != nil && cfg.Tasks.StateBucket() != "" {
+		ua += " replica/" + replicaName(cfg.Tasks) // which of several relays asked
+	}
 	client, err := reten.New(reten.Config{
 		BaseURL:   a.retenURL,
 		APIKey:    reten.APIKey(key),
 		Timeout:   cfg.Reten.Timeout,
 		MaxConns:  maxConns,
-		UserAgent: userAgent(),
+		UserAgent: ua,
 	})
 	if err != nil {
 		return fmt.Errorf("reten client: %w", err)
@@ -154,6 +158,9 @@ func (a *app) buildReten(cfg *config.Config, opts appOptions) error {
 // needsNATS reports whether anything in the config talks to NATS.
 func needsNATS(cfg *config.Config) bool {
 	if cfg.Results != nil && cfg.Results.Source == config.SinkNATS {
+		return true
+	}
+	if cfg.Tasks != nil && cfg.Tasks.StateBucket() != "" {
 		return true
 	}
 	if cfg.Tasks != nil {
@@ -276,21 +283,16 @@ func (a *app) buildKafka(ctx context.Context, cfg *config.Config) error {
 	return nil
 }
 
-// buildTasks opens the state store and wires the poller.
-func (a *app) buildTasks(cfg *config.Config, opts appOptions) error {
+// buildTasks opens the state store and wires the poller: at once with a file state, for
+// every term of the lease with a nats-kv state.
+func (a *app) buildTasks(ctx context.Context, cfg *config.Config, opts appOptions) error {
 	tc := cfg.Tasks
 	router, err := tc.NewRouter()
 	if err != nil {
 		return fmt.Errorf("tasks.routes: %w", err)
 	}
-	st, err := state.Open(tc.State)
-	if err != nil {
-		return fmt.Errorf("tasks.state %s: %w", tc.State, err)
-	}
-	a.store = st
-	a.onClose("state store", func(context.Context) error { return st.Close() })
 	log := a.log.With().Str("component", "tasks").Logger()
-	a.poller, err = tasks.New(tasks.Config{
+	pcfg := tasks.Config{
 		Source:       a.eventSource(),
 		Interval:     tc.Interval,
 		List:         schemaListOptions(tc),
@@ -300,14 +302,22 @@ func (a *app) buildTasks(cfg *config.Config, opts appOptions) error {
 		Lister:       a.client,
 		Router:       router,
 		Sinks:        taskSinks(a.sinks),
-		Store:        st,
 		Logger:       log,
 		Metrics:      a.metrics,
 		Health:       a.health,
 		Hooks:        opts.taskHooks,
 		OnCycle:      opts.onCycle,
-	})
+	}
+	if tc.StateBucket() != "" {
+		return a.buildReplicas(ctx, cfg, pcfg)
+	}
+	st, err := state.Open(tc.State)
 	if err != nil {
+		return fmt.Errorf("tasks.state %s: %w", tc.State, err)
+	}
+	a.onClose("state store", func(context.Context) error { return st.Close() })
+	pcfg.Store = st
+	if a.poller, err = tasks.New(pcfg); err != nil {
 		return fmt.Errorf("tasks: %w", err)
 	}
 	return nil
@@ -347,7 +357,10 @@ func (a *app) Run(ctx context.Context) error {
 	}()
 	goRun("nats health", a.watchNATS)
 	goRun("kafka health", a.watchKafka)
-	if a.poller != nil {
+	switch {
+	case a.replicas != nil:
+		goRun("tasks", a.runReplica)
+	case a.poller != nil:
 		goRun("tasks", a.poller.Run)
 	}
 	if a.results != nil {

@@ -124,7 +124,7 @@ func (a *app) reload(path string, getenv env, why string) {
 		}
 		return
 	}
-	if a.poller == nil || cfg.Tasks == nil {
+	if (a.replicas == nil && a.poller == nil) || cfg.Tasks == nil {
 		log.Warn().Msg("config reloaded: only tasks.routes change at run time; restart for other changes")
 		return
 	}
@@ -139,7 +139,7 @@ func (a *app) reload(path string, getenv env, why string) {
 			return
 		}
 	}
-	a.poller.SetRouter(router)
+	a.setRouter(router)
 	log.Info().Int("routes", len(cfg.Tasks.Routes)).Msg("config reloaded: new routes apply from the next cycle")
 }
 

@@ -90,7 +90,7 @@ func TestStore_ALargeCommitGoesInSelfConsistentBatches(t *testing.T) {
 	ctx := context.Background()
 	url := relaytest.StartNATS(t).URL()
 	s := holder(t, url, "a")
-	const n = 2500 // three entries/records per task: several batches
+	const n = 2500                                                                  // three entries/records per task: several batches
 	big := bytes.Repeat([]byte(`{"k":"a long and very repetitive value"},`), 40000) // 1.6 MB, compresses
 	var c tasks.Commit
 	for i := range n {

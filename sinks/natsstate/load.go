@@ -116,6 +116,9 @@ func (s *Store) LoadMeta(ctx context.Context) (tasks.Meta, error) {
 	}
 	s.mu.Lock()
 	s.nextSeq = max(next, maxSeq+1, 1)
+	// A new term starts here: what an earlier term remembered of the queues may be out of
+	// date (another relay held the lease meanwhile).
+	s.queued = map[string]map[uint64]*qinfo{}
 	s.mu.Unlock()
 	return meta, nil
 }
