@@ -24,8 +24,8 @@ const replicaLeaseTTL = 2 * time.Second
 // replicas is a test of several relay processes sharing one nats-kv state.
 type replicas struct {
 	*e2e
-	sub      *subscriber
-	children map[string]*child
+	sub       *subscriber
+	children  map[string]*child
 	stopChurn context.CancelFunc
 
 	mu    sync.Mutex
