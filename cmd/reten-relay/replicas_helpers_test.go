@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -28,8 +29,9 @@ type replicas struct {
 	children  map[string]*child
 	stopChurn context.CancelFunc
 
-	mu    sync.Mutex
-	polls []poll // every list request the simulator saw, in arrival order
+	mu      sync.Mutex
+	polls   []poll         // every list request the simulator saw, in arrival order
+	submits map[string]int // result POSTs by replica
 }
 
 // poll is one list request: when, and which replica asked (from its User-Agent).
@@ -42,15 +44,17 @@ type poll struct {
 // one embedded JetStream and the in-process simulator; extra is appended to the config.
 func newReplicas(t *testing.T, n int, extra string, opts ...retensim.Option) *replicas {
 	t.Helper()
-	rs := &replicas{e2e: newE2E(t, opts...), children: map[string]*child{}}
+	rs := &replicas{e2e: newE2E(t, opts...), children: map[string]*child{}, submits: map[string]int{}}
 	rs.sim.OnRequest(func(ep retensim.Endpoint, r *http.Request) {
-		if ep != retensim.EndpointListTasks {
-			return
-		}
 		_, name, _ := strings.Cut(r.UserAgent(), "replica/")
 		rs.mu.Lock()
-		rs.polls = append(rs.polls, poll{at: time.Now(), replica: name})
-		rs.mu.Unlock()
+		defer rs.mu.Unlock()
+		switch ep {
+		case retensim.EndpointListTasks:
+			rs.polls = append(rs.polls, poll{at: time.Now(), replica: name})
+		case retensim.EndpointSubmit:
+			rs.submits[name]++
+		}
 	})
 	rs.sub = rs.subscribe()
 	for i := 1; i <= n; i++ {
@@ -72,6 +76,13 @@ func (rs *replicas) churn() {
 	rs.stopChurn = cancel
 	rs.t.Cleanup(cancel)
 	rs.sim.StartChurn(ctx, 50*time.Millisecond, 3)
+}
+
+// submitSplit is how many result POSTs each replica made.
+func (rs *replicas) submitSplit() map[string]int {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return maps.Clone(rs.submits)
 }
 
 func (rs *replicas) pollLog() []poll {

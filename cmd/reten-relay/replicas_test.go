@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -57,4 +58,53 @@ func TestReplicas_APausedHolderPublishesNothingStale(t *testing.T) {
 	}
 	t.Logf("%s paused, %s took over after %s; %s resumed and stepped down; %d events, %d re-published with their id",
 		old, next, took.Round(time.Millisecond), old, events, dups)
+}
+
+func TestReplicas_ResultsAreSharedByEveryReplica(t *testing.T) {
+	rs := newReplicas(t, 3, resultsConfig("nats"), retensim.WithTasks(600), retensim.WithLatency(2*time.Millisecond))
+	// Reten answers one POST in ten with 429: each replica's gate slows its own workers.
+	rs.sim.SetFailureRate(retensim.EndpointSubmit, 0.1, retensim.Fault429("0"))
+	r := &resultsE2E{e2e: rs.e2e, source: "nats"}
+	r.subscribeDeadLetters(t)
+	relaytest.WaitFor(t, e2eWait, "the relays to create the results stream", func() bool {
+		_, err := r.js.StreamNameBySubject(context.Background(), "reten.results.e2e")
+		return err == nil
+	})
+	for name, c := range rs.children {
+		relaytest.WaitFor(t, e2eWait, name+" to consume", func() bool {
+			code, _ := c.readyz(t)
+			return code == 200
+		})
+	}
+	tasks := rs.sim.Tasks()
+	var bodies [][]byte
+	for _, task := range tasks {
+		bodies = append(bodies, resultBody(task))
+	}
+	r.produce(t, bodies...)
+	relaytest.WaitFor(t, e2eWait, "every result delivered", func() bool { return delivered(rs.sim, tasks) })
+	if n := len(r.deadLetters()); n != 0 {
+		t.Fatalf("%d dead letters", n)
+	}
+	split := rs.submitSplit()
+	for name := range rs.children {
+		if split[name] == 0 {
+			t.Errorf("replica %s submitted nothing: %v", name, split)
+		}
+	}
+	t.Logf("%d results delivered; POSTs per replica %v (429s: %d, 409s for duplicates: %d)", len(tasks), split,
+		rs.sim.Responses(retensim.EndpointSubmit, 429), rs.sim.Responses(retensim.EndpointSubmit, 409))
+}
+
+func TestReplicas_ASecondRelayOnTheSameStateFileRefusesToStart(t *testing.T) {
+	e := newE2E(t, retensim.WithTasks(10))
+	path := e.configFile("")
+	first := startChild(t, path, "")
+	first.waitFor(t, "the first relay to load its state", "tasks state loaded")
+	second := startChild(t, path, "")
+	// Read the refusal before Wait, which closes the output pipe.
+	second.waitFor(t, "the second relay to refuse", "is another reten-relay running with the same tasks.state?")
+	if err := second.cmd.Wait(); err == nil || second.cmd.ProcessState.ExitCode() != exitFailure {
+		t.Fatalf("second relay: %v, want exit %d", err, exitFailure)
+	}
 }
