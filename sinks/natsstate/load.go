@@ -119,6 +119,7 @@ func (s *Store) LoadMeta(ctx context.Context) (tasks.Meta, error) {
 	// A new term starts here: what an earlier term remembered of the queues may be out of
 	// date (another relay held the lease meanwhile).
 	s.queued = map[string]map[uint64]*qinfo{}
+	s.scanned = map[string]uint64{}
 	s.mu.Unlock()
 	return meta, nil
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/reten/reten-relay/relay/tasks"
 )
 
-// ackWorkers is how many outbox records are removed at once.
+// ackWorkers is how many outbox records are purged one by one at once.
 const ackWorkers = 32
 
 // Outbox returns up to limit messages queued for sink after position after, in order. Only
@@ -24,15 +24,18 @@ func (s *Store) Outbox(ctx context.Context, sink string, after *tasks.QueuePos, 
 		return nil, fmt.Errorf("read outbox of sink %s: %w", sink, ErrNotHolder)
 	}
 	from := uint64(1)
+	s.mu.Lock()
 	if after != nil {
-		s.mu.Lock()
 		if q := s.queued[sink][after.Seq]; q != nil {
 			from = q.streamSeq // the record of after may hold messages after it
 		}
-		s.mu.Unlock()
 	}
+	contiguous := from <= s.scanned[sink]+1
+	s.mu.Unlock()
 	var out []tasks.Queued
+	var last uint64 // the last stream sequence looked at
 	err := s.scan(ctx, s.subject(keyQueue+sink+".>"), from, max(limit, 16), func(m storedMsg) (bool, error) {
+		last = m.seq
 		if m.deleted {
 			return true, nil
 		}
@@ -40,14 +43,14 @@ func (s *Store) Outbox(ctx context.Context, sink string, after *tasks.QueuePos, 
 		if err != nil {
 			return false, err
 		}
-		if after != nil && seq < after.Seq {
-			return true, nil
-		}
 		qs, err := decodeQueued(sink, seq, m.data)
 		if err != nil {
 			return false, fmt.Errorf("outbox record %s: %w", m.subject, err)
 		}
 		acked := s.note(sink, seq, m.seq, len(qs))
+		if after != nil && seq < after.Seq {
+			return true, nil
+		}
 		for _, q := range qs {
 			if acked[q.Pos.N] || (after != nil && seq == after.Seq && q.Pos.N <= after.N) {
 				continue
@@ -58,6 +61,11 @@ func (s *Store) Outbox(ctx context.Context, sink string, after *tasks.QueuePos, 
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read outbox of sink %s: %w", sink, err)
+	}
+	if contiguous && last > 0 {
+		s.mu.Lock()
+		s.scanned[sink] = max(s.scanned[sink], last)
+		s.mu.Unlock()
 	}
 	if len(out) > limit {
 		out = out[:limit]
@@ -82,10 +90,13 @@ func (s *Store) note(sink string, seq, streamSeq uint64, n int) map[uint16]bool 
 	return maps.Clone(info.acked)
 }
 
-// Ack removes confirmed messages. A record goes once all its messages are confirmed; its
-// stream message is deleted outright (no KV delete marker, which would stay forever, one
-// per event). Messages of a record that are only partly confirmed are remembered in
-// memory: after a restart or a take-over they are published again, with the same ids.
+// Ack removes confirmed messages. A record goes once all its messages are confirmed.
+// Records go without leaving KV delete markers (which would stay, one per event): the
+// ones below every record still queued are purged as one range of the stream (the
+// usual case, as sinks confirm in queue order), any others one by one by subject. (KV
+// buckets deny deleting a message by sequence.) Messages of a record that are only partly
+// confirmed are remembered in memory: after a restart or a take-over they are published
+// again, with the same ids.
 func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) error {
 	if len(pos) == 0 {
 		return nil
@@ -93,9 +104,34 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 	if err := s.knowAll(ctx, sink, pos); err != nil {
 		return err
 	}
-	var done []string // keys to purge
+	upTo, keys := s.markAcked(sink, pos)
+	var errs []error
+	if upTo > 0 {
+		if err := s.str.Purge(ctx, jetstream.WithPurgeSubject(s.subject(keyQueue+sink+".>")), jetstream.WithPurgeSequence(upTo)); err != nil {
+			errs = append(errs, fmt.Errorf("purge outbox records below stream sequence %d: %w", upTo, err))
+		}
+	}
+	if err := s.purgeKeys(ctx, keys); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("remove %d published messages from the outbox of sink %s: %w", len(pos), sink, err)
+	}
+	return nil
+}
+
+// markAcked records pos as confirmed and decides how the records now fully confirmed
+// go: those below every record still queued (and within what the store knows completely)
+// by purging the stream below upTo (0: none), the others by key.
+func (s *Store) markAcked(sink string, pos []tasks.QueuePos) (upTo uint64, keys []string) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	q := s.queued[sink]
+	type done struct {
+		key       string
+		streamSeq uint64
+	}
+	var gone []done
 	for _, p := range pos {
 		info := q[p.Seq]
 		if info == nil {
@@ -104,20 +140,24 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 		if info.acked == nil {
 			info.acked = map[uint16]bool{}
 		}
-		if info.acked[p.N] {
-			continue
-		}
 		info.acked[p.N] = true
 		if len(info.acked) >= info.n {
-			done = append(done, queueKey(sink, p.Seq, info.n))
+			gone = append(gone, done{queueKey(sink, p.Seq, info.n), info.streamSeq})
 			delete(q, p.Seq)
 		}
 	}
-	s.mu.Unlock()
-	if err := s.purgeKeys(ctx, done); err != nil {
-		return fmt.Errorf("remove %d published messages from the outbox of sink %s: %w", len(pos), sink, err)
+	floor := s.scanned[sink] + 1 // beyond it the store may not know every record
+	for _, info := range q {
+		floor = min(floor, info.streamSeq)
 	}
-	return nil
+	for _, g := range gone {
+		if g.streamSeq < floor {
+			upTo = max(upTo, g.streamSeq+1)
+		} else {
+			keys = append(keys, g.key)
+		}
+	}
+	return upTo, keys
 }
 
 // knowAll makes sure the store knows where the records of pos are, reading the sink's
@@ -149,9 +189,7 @@ func (s *Store) knowAll(ctx context.Context, sink string, pos []tasks.QueuePos) 
 }
 
 // purgeKeys removes the messages of keys, several at a time, with the stream's purge
-// (filtered to the key's subject): unlike a KV delete it leaves no marker behind, which
-// would stay forever, one per event. (KV buckets deny deleting a message by sequence.) A
-// key already gone (another relay acked it) is fine.
+// filtered to each key's subject. A key already gone (another relay acked it) is fine.
 func (s *Store) purgeKeys(ctx context.Context, keys []string) error {
 	sort.Strings(keys)
 	var wg sync.WaitGroup

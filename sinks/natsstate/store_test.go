@@ -14,7 +14,7 @@ import (
 	"github.com/reten/reten-relay/sinks/natsstate"
 )
 
-func connect(t *testing.T, url string) *nats.Conn {
+func connect(t testing.TB, url string) *nats.Conn {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
