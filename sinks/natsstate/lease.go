@@ -69,7 +69,10 @@ func (l *Lease) Holder() string {
 
 func (l *Lease) subject() string { return l.s.subject(keyLease) }
 
-// message is a write of the lease key that expects revision last.
+// message is a write of the lease key that expects revision last: what KeyValue.Update
+// does (a stale revision fails with the server's "wrong last sequence", which the store
+// reports as jetstream.ErrKeyRevisionMismatch), plus the per-message TTL that Update would
+// drop.
 func (l *Lease) message(last uint64, term string) *nats.Msg {
 	v, _ := json.Marshal(leaseValue{Replica: l.s.cfg.Replica, Term: term}) // cannot fail
 	m := &nats.Msg{Subject: l.subject(), Data: v, Header: header(jetstream.ExpectedLastSubjSeqHeader, fmt.Sprint(last))}

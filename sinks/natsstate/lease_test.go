@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,4 +170,83 @@ func kvOf(t *testing.T, url string) jetstream.KeyValue {
 		t.Fatal(err)
 	}
 	return kv
+}
+
+func TestLease_ABucketWithoutTTLsStillHandsOver(t *testing.T) {
+	ctx := context.Background()
+	url := relaytest.StartNATS(t).URL()
+	js, _ := jetstream.New(connect(t, url))
+	if _, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "STATE"}); err != nil { // no per-message TTLs
+		t.Fatal(err)
+	}
+	a := open(t, url, "a", time.Second)
+	if ok, _ := a.Lease().TryAcquire(ctx); !ok {
+		t.Fatal("a did not take the free lease")
+	}
+	// a stops renewing; the key never expires, but b sees its revision unchanged for a TTL.
+	b := open(t, url, "b", time.Second)
+	relaytest.WaitFor(t, 10*time.Second, "b to take the lease a stopped renewing", func() bool {
+		ok, err := b.Lease().TryAcquire(ctx)
+		return ok && err == nil
+	})
+	if err := a.Commit(ctx, tasks.Commit{Meta: tasks.Meta{Synced: true}}); !errors.Is(err, natsstate.ErrNotHolder) {
+		t.Fatalf("a's commit after b took over: %v", err)
+	}
+}
+
+// runLease runs s's campaign in the background; terms count their starts and block until
+// their ctx ends.
+func runLease(t *testing.T, s *natsstate.Store) (terms *atomic.Int32, stop func()) {
+	t.Helper()
+	terms = &atomic.Int32{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Lease().Run(ctx, func(ctx context.Context) error {
+			terms.Add(1)
+			<-ctx.Done()
+			return nil
+		})
+	}()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return terms, stop
+}
+
+func TestLease_RunGivesTheLeaseUpOnShutdown(t *testing.T) {
+	url := relaytest.StartNATS(t).URL()
+	a := open(t, url, "a", 5*time.Second)
+	aTerms, stopA := runLease(t, a)
+	relaytest.WaitFor(t, 10*time.Second, "a to hold the lease", func() bool { return aTerms.Load() == 1 })
+	b := open(t, url, "b", 5*time.Second)
+	bTerms, _ := runLease(t, b)
+	stopA()
+	// Well before the 5s TTL could run out: a released the key.
+	relaytest.WaitFor(t, 10*time.Second, "b to take the released lease", func() bool { return bTerms.Load() == 1 })
+	if h := b.Lease().Holder(); h != "b" {
+		t.Fatalf("holder %q", h)
+	}
+}
+
+func TestLease_RunEndsTheTermWhenTheLeaseIsTaken(t *testing.T) {
+	url := relaytest.StartNATS(t).URL()
+	a := open(t, url, "a", 2*time.Second)
+	aTerms, _ := runLease(t, a)
+	relaytest.WaitFor(t, 10*time.Second, "a to hold the lease", func() bool { return a.Lease().Holding() })
+	// Someone else writes the key: a's next renewal fails on the revision and a steps down.
+	if _, err := kvOf(t, url).Put(context.Background(), "lease", []byte(`{"replica":"x","term":"other"}`)); err != nil {
+		t.Fatal(err)
+	}
+	relaytest.WaitFor(t, 10*time.Second, "a to step down", func() bool { return !a.Lease().Holding() })
+	if aTerms.Load() != 1 {
+		t.Fatalf("%d terms", aTerms.Load())
+	}
 }
