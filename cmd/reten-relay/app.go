@@ -47,6 +47,7 @@ type app struct {
 	sinks    map[string]relay.Sink
 	poller   *tasks.Poller // with a nats-kv state: the current term's, nil on a follower
 	replicas *replicaState // with a nats-kv state: the lease and what each term needs
+	taskCfg  tasks.Config  // with a file state: the poller's config (benchmarks make more)
 	results  runner
 
 	listener net.Listener
@@ -317,6 +318,7 @@ func (a *app) buildTasks(ctx context.Context, cfg *config.Config, opts appOption
 	}
 	a.onClose("state store", func(context.Context) error { return st.Close() })
 	pcfg.Store = st
+	a.taskCfg = pcfg
 	if a.poller, err = tasks.New(pcfg); err != nil {
 		return fmt.Errorf("tasks: %w", err)
 	}

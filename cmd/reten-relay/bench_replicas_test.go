@@ -94,6 +94,22 @@ http: {listen: "127.0.0.1:0"}
 			}
 		}
 		b.StopTimer()
+		// What a relay that starts (or takes over) pays before its first cycle is done:
+		// loading the snapshot and listing everything, nothing changed.
+		pcfg := a.taskCfg
+		if a.replicas != nil {
+			pcfg = a.replicas.pcfg
+		}
+		fresh, err := tasks.New(pcfg)
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		start = time.Now()
+		if _, err := fresh.Cycle(ctx); err != nil {
+			b.Errorf("first cycle of a fresh poller: %v", err)
+		}
+		b.ReportMetric(time.Since(start).Seconds(), "fresh-cycle-s")
 	}
 	if a.replicas == nil {
 		run(ctx, a.poller)
