@@ -52,6 +52,10 @@ type app struct {
 
 	listener net.Listener
 	closers  []namedCloser
+
+	router      *routerHolder // the tasks routes, for the dispatch receiver
+	dispatchLn  net.Listener
+	dispatchSrv *http.Server
 }
 
 // runner is a pipeline: Run blocks until ctx is done.
@@ -70,6 +74,10 @@ type appOptions struct {
 	simOptions []retensim.Option
 	// simChurn, when set, changes a few simulator tasks this often.
 	simChurn time.Duration
+	// simTasks are added to the simulator before the pipelines start: those a previous
+	// run saved at simStatePath, where this run saves them as they change.
+	simTasks     []retensim.Task
+	simStatePath string
 	// taskHooks are crash-test seams of the poller.
 	taskHooks tasks.Hooks
 	// onCycle is told about every poll cycle (the demo prints them).
@@ -111,6 +119,11 @@ func build(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts app
 	}
 	if cfg.Results != nil {
 		if err := a.buildResults(ctx, cfg, opts); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Dispatch != nil {
+		if err := a.buildDispatch(cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -292,6 +305,12 @@ func (a *app) buildTasks(ctx context.Context, cfg *config.Config, opts appOption
 	if err != nil {
 		return fmt.Errorf("tasks.routes: %w", err)
 	}
+	a.router = &routerHolder{}
+	a.router.set(router)
+	if tc.PollingOff() {
+		a.log.Info().Msg("tasks: interval off: no polling, the routes serve pushed activities")
+		return nil
+	}
 	log := a.log.With().Str("component", "tasks").Logger()
 	pcfg := tasks.Config{
 		Source:       a.eventSource(),
@@ -368,6 +387,7 @@ func (a *app) Run(ctx context.Context) error {
 	if a.results != nil {
 		goRun("results", a.results.Run)
 	}
+	goRun("dispatch", a.serveDispatch)
 	var runErr error
 	select {
 	case <-ctx.Done():

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -19,12 +18,11 @@ import (
 // cmdCheck validates the config, then tries the brokers and the Reten key and reports each:
 // exit 0 when everything works, 1 when something does not, 2 for a bad config.
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("check")
 	path := fs.String("config", "config.yaml", "config file")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long each check may take")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseNoArgs(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	cfg, code := loadConfig(*path, stderr, getenv)
 	if cfg == nil {

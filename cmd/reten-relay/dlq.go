@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 
@@ -15,17 +14,19 @@ import (
 
 // cmdDLQ is `dlq replay`: dead letters back to the results input, rate-limited.
 func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		args = []string{"replay", "-h"}
+	}
 	if len(args) == 0 || args[0] != "replay" {
-		fmt.Fprintln(stderr, "usage: reten-relay dlq replay [-config config.yaml] [-limit N] [-rate 50]")
+		fmt.Fprintln(stderr, "usage: reten-relay dlq replay [-config config.yaml] [-limit N] [-rate 50]\nRun `reten-relay dlq replay -h` for more.")
 		return exitUsage
 	}
-	fs := flag.NewFlagSet("dlq replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("dlq replay")
 	path := fs.String("config", "config.yaml", "config file")
 	limit := fs.Int("limit", 0, "replay at most this many (0: all there are now)")
 	perSecond := fs.Float64("rate", 50, "messages per second at most")
-	if err := fs.Parse(args[1:]); err != nil {
-		return exitUsage
+	if code, ok := parseNoArgs(fs, args[1:], stdout, stderr); !ok {
+		return code
 	}
 	cfg, code := loadConfig(*path, stderr, getenv)
 	if cfg == nil {

@@ -18,6 +18,9 @@ type Config struct {
 	Tasks *TasksConfig `yaml:"tasks,omitempty"`
 	// Results configures the results pipeline. Default: nil (section absent: pipeline off).
 	Results *ResultsConfig `yaml:"results,omitempty"`
+	// Dispatch is the push receiver Reten's dispatch configuration POSTs activities to.
+	// Default: nil (section absent: no receiver).
+	Dispatch *DispatchConfig `yaml:"dispatch,omitempty"`
 	// HTTP is the operations endpoint (/healthz, /readyz, /metrics).
 	HTTP HTTPConfig `yaml:"http"`
 	// Log configures logging.
@@ -75,7 +78,8 @@ func (k KafkaConfig) Configured() bool { return len(k.Brokers) > 0 }
 
 // TasksConfig configures the tasks pipeline.
 type TasksConfig struct {
-	// Interval between two listings. Default: 30s.
+	// Interval between two listings, or "off" (IntervalOff) for a push-only relay that
+	// keeps the routes and sinks but never polls. Default: 30s.
 	Interval time.Duration `yaml:"interval"`
 	// PageSize is sent as per_page, 1..100. Default: 100.
 	PageSize int `yaml:"page_size"`
@@ -198,7 +202,8 @@ type HTTPConfig struct {
 type LogConfig struct {
 	// Level is debug, info, warn or error. Default: "info".
 	Level string `yaml:"level"`
-	// Format is json or console. Default: "json".
+	// Format is auto (console on a terminal, JSON otherwise), json or console (colours only on a
+	// terminal). Default: "auto".
 	Format string `yaml:"format"`
 }
 
@@ -228,7 +233,7 @@ func DefaultConfig() *Config {
 			EmbeddedHost: "127.0.0.1", EmbeddedPort: -1},
 		Kafka: KafkaConfig{TopicPartitions: 1, ReplicationFactor: 1, ClientID: "reten-relay"},
 		HTTP:  HTTPConfig{Listen: "127.0.0.1:8080"},
-		Log:   LogConfig{Level: "info", Format: "json"},
+		Log:   LogConfig{Level: "info", Format: "auto"},
 	}
 }
 

@@ -30,7 +30,7 @@ func TestLoad_ReportsEveryProblemWithFileLineAndField(t *testing.T) {
 		{"a list at the top", "- reten\n", nil,
 			`config.yaml:1: config: want a mapping of sections (reten, nats, tasks, ...), got a list`},
 		{"an unknown section", "retne:\n  url: simulator\n", nil,
-			`config.yaml:1: retne: unknown key; known keys are reten, nats, kafka, tasks, results, http, log`},
+			`config.yaml:1: retne: unknown key; known keys are reten, nats, kafka, tasks, results, dispatch, http, log`},
 		{"an unknown key in a section", `reten:
   url: simulator
   apikey: x
@@ -42,7 +42,7 @@ func TestLoad_ReportsEveryProblemWithFileLineAndField(t *testing.T) {
 		{"a bad duration", `tasks:
   interval: banana
   routes: [{name: a, sink: nats, subject: x}]
-`, nil, `config.yaml:2: tasks.interval: want a duration like 30s or 5m, got "banana"`},
+`, nil, `config.yaml:2: tasks.interval: want a duration like 30s or 5m (or "off"), got "banana"`},
 		{"a duration without unit", "reten:\n  timeout: 15\n", nil,
 			`config.yaml:2: reten.timeout: want a duration like 30s or 5m, got "15"`},
 		{"a list where an integer belongs", `tasks:
@@ -134,7 +134,7 @@ func TestLoad_ReportsEveryProblemWithFileLineAndField(t *testing.T) {
       sink: nats
       subject: x
       when: {op: [created, removed]}
-`, nil, `config.yaml:6: tasks.routes[0].when.op[1]: must be one of created, updated, deleted, got "removed"`},
+`, nil, `config.yaml:6: tasks.routes[0].when.op[1]: must be one of created, updated, deleted, dispatched, got "removed"`},
 		{"a route feeding the results input", `tasks:
   routes: [{name: a, sink: nats, subject: "reten.results.{op}"}]
 results:
@@ -165,15 +165,15 @@ results:
 		{"a bad listen address", "http:\n  listen: localhost\n", nil,
 			`config.yaml:2: http.listen: want host:port, got "localhost"`},
 		{"a bad log format", "log:\n  format: xml\n", nil,
-			`config.yaml:2: log.format: must be one of json, console, got "xml"`},
+			`config.yaml:2: log.format: must be one of auto, json, console, got "xml"`},
 		{"an unterminated variable", "reten:\n  url: ${RETEN_URL\n", nil,
 			`config.yaml:2: reten.url: unterminated ${ in "${RETEN_URL"`},
 		{"a required variable that is unset", "reten:\n  api_key: ${RETEN_API_KEY:?set your key}\n", nil,
 			`config.yaml:2: reten.api_key: environment variable RETEN_API_KEY: set your key`},
 		{"a variable expanding to a bad value", "tasks:\n  interval: ${POLL}\n  routes: [{name: a, sink: nats, subject: x}]\n", env{"POLL": "soon"},
-			`config.yaml:2: tasks.interval: want a duration like 30s or 5m, got "soon"`},
+			`config.yaml:2: tasks.interval: want a duration like 30s or 5m (or "off"), got "soon" (set by ${POLL})`},
 		{"merge keys", "base: &b {level: info}\nlog:\n  <<: *b\n", nil,
-			"config.yaml:1: base: unknown key; known keys are reten, nats, kafka, tasks, results, http, log\n" +
+			"config.yaml:1: base: unknown key; known keys are reten, nats, kafka, tasks, results, dispatch, http, log\n" +
 				"config.yaml:3: log.<<: merge keys are not supported"},
 		{"several problems, all reported in line order", `log:
   level: loud
@@ -181,7 +181,7 @@ results:
 http:
   listen: nowhere
 `, nil, "config.yaml:2: log.level: must be one of debug, info, warn, error, got \"loud\"\n" +
-			"config.yaml:3: log.format: must be one of json, console, got \"xml\"\n" +
+			"config.yaml:3: log.format: must be one of auto, json, console, got \"xml\"\n" +
 			"config.yaml:5: http.listen: want host:port, got \"nowhere\""},
 		{"several decode errors at once", `reten:
   timeout: soon

@@ -19,7 +19,7 @@ func (v *validator) add(path, format string, args ...any) {
 	if v.src != nil {
 		file = v.src.file
 	}
-	v.errs = append(v.errs, &Error{File: file, Line: v.src.line(path), Field: path, Msg: fmt.Sprintf(format, args...)})
+	v.errs = append(v.errs, &Error{File: file, Line: v.src.line(path), Field: path, Msg: fmt.Sprintf(format, args...) + v.src.fromEnv(path)})
 }
 
 // check adds err (if any) as the problem of path.
@@ -62,9 +62,12 @@ func (c *Config) Validate() error {
 	if c.Results != nil {
 		c.validateResults(v)
 	}
+	if c.Dispatch != nil {
+		c.validateDispatch(v)
+	}
 	v.check("http.listen", hostPort(c.HTTP.Listen))
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
-	v.oneOf("log.format", c.Log.Format, "json", "console")
+	v.oneOf("log.format", c.Log.Format, "auto", "json", "console")
 	if len(v.errs) > 0 {
 		return v.errs.sorted()
 	}

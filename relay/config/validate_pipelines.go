@@ -19,7 +19,9 @@ var queryReserved = []string{"page", "per_page", "limit"}
 
 func (c *Config) validateTasks(v *validator) {
 	t := c.Tasks
-	v.positive("tasks.interval", t.Interval)
+	if !t.PollingOff() {
+		v.positive("tasks.interval", t.Interval)
+	}
 	v.between("tasks.page_size", t.PageSize, 1, 100)
 	v.between("tasks.concurrency", t.Concurrency, 1, 32)
 	for _, k := range slices.Sorted(maps.Keys(t.Query)) {
@@ -115,7 +117,7 @@ func (c *Config) validateRoute(v *validator, path string, r RouteConfig) {
 		}
 		if field == "op" {
 			for j, op := range values {
-				v.oneOf(fmt.Sprintf("%s[%d]", fpath, j), op, "created", "updated", "deleted")
+				v.oneOf(fmt.Sprintf("%s[%d]", fpath, j), op, "created", "updated", "deleted", "dispatched")
 			}
 		}
 	}

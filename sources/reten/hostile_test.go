@@ -2,6 +2,8 @@ package reten_test
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -39,16 +41,26 @@ func TestClient_StreamTasks_StaysBoundedAgainstHostileAnswers(t *testing.T) {
 					t.Fatalf("summary %+v, %d tasks", s, n)
 				}
 			}},
-		{name: "pages without meta that never end stop at max_tasks", hostile: retensim.Hostile{NoMeta: true, Endless: true}, maxTasks: 2000, maxRequests: 20,
+		{name: "pages without meta that never end stop at max_tasks", hostile: retensim.Hostile{NoMeta: true, Endless: true}, maxTasks: 2000, maxRequests: 21,
 			withError: isErr(schema.ErrTooManyTasks, schema.ErrRejected)},
 		{name: "Reten ignoring page without meta is a repeated page", hostile: retensim.Hostile{NoMeta: true, IgnorePage: true}, maxRequests: 2,
 			withError: isErr(reten.ErrBadResponse, schema.ErrRejected)},
-		{name: "Reten ignoring page with meta answers the wrong page", hostile: retensim.Hostile{IgnorePage: true}, maxRequests: 1 + 4,
+		{name: "Reten ignoring page with meta is a repeated page", hostile: retensim.Hostile{IgnorePage: true}, maxRequests: 1 + 4,
 			withError: isErr(reten.ErrBadResponse, schema.ErrRejected)},
 		{name: "a huge body is cut at the size cap", hostile: retensim.Hostile{HugeBody: 64 << 20}, maxRequests: 1,
 			withError: isErr(reten.ErrBadResponse, schema.ErrRejected)},
 		{name: "a page of the wrong shape fails the listing", fault: ptr(retensim.FaultBody(200, "application/json", `{"data":{"id":"x"},"meta":{"total":1}}`)), maxRequests: 1,
 			withError: isErr(reten.ErrBadResponse, schema.ErrRejected)},
+		{name: "pages smaller than per_page without meta are walked to the end", hostile: retensim.Hostile{NoMeta: true, PageSize: 30}, maxRequests: 10,
+			withSummary: covered(250)},
+		{name: "pages smaller than per_page with their meta.limit are walked to the end", hostile: retensim.Hostile{PageSize: 30}, maxRequests: 9 + 4,
+			withSummary: covered(250)},
+		{name: "pages smaller than per_page under a lying meta.limit are not covered", hostile: retensim.Hostile{PageSize: 30, Limit: 100}, maxRequests: 1 + 4,
+			withSummary: func(t *testing.T, s schema.ListSummary, n int) {
+				if s.Covered {
+					t.Fatalf("summary %+v, %d tasks", s, n)
+				}
+			}},
 		{name: "a same-host redirect is followed with the key", maxRequests: 6, withSummary: covered(250)},
 	}
 	for _, c := range cases {
@@ -145,3 +157,50 @@ func isErr(targets ...error) func(*testing.T, error) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestClient_StreamTasks_EveryMixOfLiesEndsBounded lists through random mixes of hostile
+// answers: whatever they are, the walk ends within max_tasks' pages plus the workers in
+// flight, and a listing called covered holds every task of the list.
+func TestClient_StreamTasks_EveryMixOfLiesEndsBounded(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(11, 12))
+	pick := func(vals ...int) int { return vals[rnd.IntN(len(vals))] }
+	const maxTasks, conc = 1000, 4
+	for i := range 60 {
+		h := retensim.Hostile{
+			TotalPages: pick(0, 0, 1, 2, 7, 1_000_000, 2_000_000_000),
+			Total:      pick(0, 0, 1, 150, 999, 1000, 1001, 2_000_000_000),
+			Limit:      pick(0, 0, 1, 50, 100, 1_000_000),
+			PageSize:   pick(0, 0, 30, 100),
+			NoMeta:     rnd.IntN(4) == 0,
+			Endless:    rnd.IntN(4) == 0,
+			IgnorePage: rnd.IntN(5) == 0,
+		}
+		n := pick(0, 1, 99, 100, 250, 700)
+		t.Run(fmt.Sprintf("%d: %d tasks, %+v", i, n, h), func(t *testing.T) {
+			sim := retensim.New(t, retensim.WithTasks(n))
+			sim.SetHostile(h)
+			ids := map[string]bool{}
+			sum, err := newClient(t, sim, sim.APIKey()).StreamTasks(ctxT(t), schema.ListOptions{Concurrency: conc, MaxTasks: maxTasks},
+				func(_ int, tasks []schema.Task) error {
+					for _, task := range tasks {
+						ids[task.ID] = true
+					}
+					return nil
+				})
+			// The smallest page a lie can make is one task (meta.limit 1).
+			if got := sim.Requests(retensim.EndpointListTasks); got > maxTasks+conc+1 {
+				t.Fatalf("%d requests", got)
+			}
+			if err == nil && sum.Covered && !h.Endless && !h.IgnorePage {
+				for _, task := range sim.Tasks() {
+					if !ids[task.ID] {
+						t.Fatalf("covered listing (%+v) misses task %s", sum, task.ID)
+					}
+				}
+			}
+			if err != nil && !errors.Is(err, schema.ErrRejected) {
+				t.Fatalf("err = %v, want a rejected listing", err)
+			}
+		})
+	}
+}

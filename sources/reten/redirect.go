@@ -1,17 +1,11 @@
 package reten
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 )
-
-// ErrForeignRedirect: an answer redirected the client to another scheme, host or port. The
-// client never follows it, because the request carries the x-api-key; it is a rejected
-// call (ErrRejected), naming where the redirect pointed.
-var ErrForeignRedirect = errors.New("redirect to another host refused: the API key is only sent to the configured Reten host")
 
 // maxRedirects is how many same-host redirects one call follows (net/http's default).
 const maxRedirects = 10

@@ -7,9 +7,10 @@ import (
 
 // scanner is a validating JSON scanner that only finds where values start and end. The task
 // list is decoded with it in one pass: item boundaries, each item's id and the meta block,
-// without building maps or copying the items (see DecodePage). It accepts exactly what
-// encoding/json accepts, except that it does not check UTF-8 (encoding/json replaces bad
-// bytes instead of failing).
+// without building maps or copying the items (see DecodePage). It accepts what
+// encoding/json accepts, except nesting deeper than maxDepth; like encoding/json it lets
+// bad UTF-8 through (encoding/json replaces it rather than failing). The fuzz test holds
+// it to that: whatever it accepts, encoding/json accepts and reads the same ids from.
 type scanner struct {
 	data []byte
 }

@@ -16,9 +16,11 @@ import (
 //
 // The walk is bounded whatever Reten answers: it goes up to min(meta.totalPages,
 // ceil(meta.total / per_page)) pages, further only when a later page reports a larger
-// total, and stops at the first short or empty page. A list larger than opts.MaxTasks, by
+// total or the last one is full (one more page must show the end), and stops at the first
+// short or empty page. A list larger than opts.MaxTasks, by
 // its meta or by pages that never end, fails with schema.ErrTooManyTasks. Without meta it
-// walks one page at a time until a short page. A page that repeats an earlier one (Reten
+// walks one page at a time until an empty page: a short page may only be Reten's own page
+// size, smaller than per_page, and nothing else would tell. A page that repeats an earlier one (Reten
 // ignoring "page"), a page of the wrong shape, or one larger than the size cap fails the
 // listing with ErrRejected; so do auth failures (ErrAuth), fn's error (returned as is) and
 // ctx. A page that keeps failing transiently does not: the other pages are still listed and
@@ -35,7 +37,7 @@ type walk struct {
 	c        *Client
 	query    map[string]string
 	perPage  int // per_page sent
-	size     int // the page size Reten applies: perPage, or meta.limit when lower
+	size     int // the page size Reten applies (see run)
 	conc     int
 	maxTasks int
 	progress func(done, total int)
@@ -46,13 +48,15 @@ type walk struct {
 	mu       sync.Mutex
 	wake     *sync.Cond
 	next     int // next page to fetch
-	limit    int // last page the metas announce (capped), or the cap without meta
+	limit    int // last page to fetch: where the metas put the end, +1 to confirm it; the cap without meta
 	end      int // first short or empty page, 0 until one came
 	inFlight int
 	noMeta   bool
 	failed   int // lowest page that failed for good, 0 when none did
+	failure  string
 	fatal    error
-	voided   bool // the end did not agree with its meta: not covered
+	voided   string // why the listing cannot be covered, whatever else comes back
+	noted    string // the first thing that looked odd
 	sum      schema.ListSummary
 	hashes   map[uint64]int
 }
@@ -86,10 +90,15 @@ func (w *walk) run(ctx context.Context) (schema.ListSummary, error) {
 	if err != nil {
 		return w.sum, err
 	}
+	// The page size that counts is the one Reten applied: meta.limit, or a first page
+	// longer than asked for. Otherwise every page would look short, or offsets be wrong.
 	if m := first.Meta; m == nil {
-		w.noMeta, w.conc, w.limit = true, 1, w.maxPages()
+		if n := len(first.Tasks); n > 0 {
+			w.size = n
+		}
+		w.noMeta, w.conc, w.limit = true, 1, w.maxPages()+1
 	} else {
-		if m.Limit > 0 && m.Limit < w.size {
+		if m.Limit > 0 {
 			w.size = m.Limit
 		}
 		w.sum.Total, w.limit = m.Total, 1
@@ -121,8 +130,15 @@ func (w *walk) run(ctx context.Context) (schema.ListSummary, error) {
 	if w.noMeta {
 		w.sum.Total = w.sum.Tasks
 	}
-	last := w.last()
-	w.sum.Covered = !w.voided && (w.failed == 0 || w.failed > last)
+	// The first reason the listing is not covered wins over a mere oddity.
+	switch {
+	case w.voided != "":
+		w.sum.Inconsistency = w.voided
+	case w.failed > 0 && w.failed <= w.last():
+		w.sum.Inconsistency = w.failure
+	default:
+		w.sum.Covered, w.sum.Inconsistency = true, w.noted
+	}
 	return w.sum, nil
 }
 
@@ -203,9 +219,8 @@ func (w *walk) fail(ctx context.Context, p int, err error) {
 		return
 	}
 	if w.failed == 0 || p < w.failed {
-		w.failed = p
+		w.failed, w.failure = p, fmt.Sprintf("page %d failed: %v", p, err)
 	}
-	w.note(fmt.Sprintf("page %d failed: %v", p, err))
 }
 
 // deliver calls fn, never concurrently and never after the listing failed.
@@ -224,7 +239,14 @@ func (w *walk) deliver(p int, tasks []schema.Task) error {
 
 // note keeps the first thing that looked odd. Call with mu held.
 func (w *walk) note(s string) {
-	if w.sum.Inconsistency == "" {
-		w.sum.Inconsistency = s
+	if w.noted == "" {
+		w.noted = s
+	}
+}
+
+// void keeps the first reason the listing cannot be covered. Call with mu held.
+func (w *walk) void(s string) {
+	if w.voided == "" {
+		w.voided = s
 	}
 }

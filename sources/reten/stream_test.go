@@ -144,3 +144,62 @@ func TestClient_TaskExists_ChecksOneTaskThroughTheCommerceFilter(t *testing.T) {
 		t.Fatalf("TaskExists = %v %v %v", exists, checked, err)
 	}
 }
+
+func TestClient_StreamTasks_FollowsTheListWhileItChanges(t *testing.T) {
+	cases := []struct {
+		name        string
+		change      func(sim *retensim.Sim)
+		wantTasks   int
+		wantCovered bool
+	}{
+		{"a list that grows during the walk is walked to its new end", func(sim *retensim.Sim) { sim.AddTasks(100) }, 350, true},
+		{"a list that shrinks during the walk ends at the first short page", func(sim *retensim.Sim) {
+			for _, task := range sim.Tasks()[100:250] {
+				sim.DeleteTask(task.ID)
+			}
+		}, 100, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sim := retensim.New(t, retensim.WithTasks(250))
+			sim.OnPageServed(func(page int) {
+				if page == 1 {
+					c.change(sim)
+				}
+			})
+			ids := map[string]bool{}
+			sum, err := newClient(t, sim, sim.APIKey()).StreamTasks(ctxT(t), schema.ListOptions{Concurrency: 1}, func(_ int, tasks []schema.Task) error {
+				for _, task := range tasks {
+					ids[task.ID] = true
+				}
+				return nil
+			})
+			if err != nil || len(ids) != c.wantTasks || sum.Covered != c.wantCovered {
+				t.Fatalf("summary %+v, %d tasks, err %v", sum, len(ids), err)
+			}
+			t.Logf("summary %+v", sum)
+		})
+	}
+}
+
+func TestClient_StreamTasks_WithoutMetaWalksToTheFirstEmptyPage(t *testing.T) {
+	sim := retensim.New(t, retensim.WithTasks(250))
+	sim.SetHostile(retensim.Hostile{NoMeta: true})
+	var totals []int
+	n := 0
+	sum, err := newClient(t, sim, sim.APIKey()).StreamTasks(ctxT(t), schema.ListOptions{Concurrency: 8,
+		Progress: func(_, total int) { totals = append(totals, total) }},
+		func(_ int, tasks []schema.Task) error {
+			n += len(tasks)
+			return nil
+		})
+	if err != nil || !sum.Covered || n != 250 || sum.Total != 250 || sum.Pages != 4 {
+		t.Fatalf("summary %+v, %d tasks, err %v", sum, n, err)
+	}
+	if got := sim.Requests(retensim.EndpointListTasks); got != 4 {
+		t.Errorf("%d requests for 3 pages and the empty one that ends them", got)
+	}
+	if len(totals) != 4 || totals[3] != 0 {
+		t.Errorf("progress totals %v: the total is unknown without meta", totals)
+	}
+}

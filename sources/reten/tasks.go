@@ -76,10 +76,6 @@ func (f *pageFetcher) fetch(ctx context.Context, c *Client, page, perPage int, q
 	if err != nil {
 		return Page{}, &Error{Op: op, Class: schema.ErrRejected, StatusCode: http.StatusOK, Permission: PermissionViewActivities, Body: c.scrub(trim(string(data), maxErrorBody)), Err: err}
 	}
-	if p.Meta != nil && p.Meta.Page != 0 && p.Meta.Page != page {
-		return Page{}, &Error{Op: op, Class: schema.ErrRejected, StatusCode: http.StatusOK, Permission: PermissionViewActivities,
-			Err: fmt.Errorf("%w: asked for page %d, the answer is page %d (does Reten ignore \"page\"?)", ErrBadResponse, page, p.Meta.Page)}
-	}
 	return p, nil
 }
 

@@ -17,36 +17,46 @@ func (w *walk) record(p int, page Page) error {
 	op := fmt.Sprintf("list tasks page %d", p)
 	// A full page whose ids repeat another page's, in order, is Reten ignoring "page" (or
 	// a proxy caching it): walking on would never end. A real list never does it.
-	if n == w.size && n >= 2 {
+	if n >= w.size && n >= 2 {
 		h := idsHash(page.Tasks)
 		if q, dup := w.hashes[h]; dup {
 			return rejected(op, fmt.Errorf("%w: page %d repeats page %d (does Reten ignore \"page\"?)", ErrBadResponse, p, q))
 		}
 		w.hashes[h] = p
 	}
-	if n < w.size && (w.end == 0 || p < w.end) {
+	if (n < w.size && !w.noMeta || n == 0) && (w.end == 0 || p < w.end) {
 		w.end = p
 	}
 	if m := page.Meta; m != nil && !w.noMeta {
 		if m.Total > w.maxTasks {
 			return tooMany(op, fmt.Sprintf("meta.total is %d", m.Total), w.maxTasks)
 		}
+		// Only noted: the docs do not show meta, and a page number counted from 0 would
+		// be no reason to fail. Ignoring "page" is caught by the repeated pages.
+		if m.Page != 0 && m.Page != p {
+			w.note(fmt.Sprintf("page %d says it is page %d", p, m.Page))
+		}
 		if m.Total != w.sum.Total {
 			w.note(fmt.Sprintf("page %d reports %d tasks in total, page 1 reported %d", p, m.Total, w.sum.Total))
 		}
 		// Later pages may see a longer list: walk on to where they say it ends.
 		w.limit = max(w.limit, w.pagesFor(m))
-		if n < w.size && !endAgrees(p, n, w.size, m.Total) {
-			w.voided = true
-			w.note(fmt.Sprintf("page %d holds %d tasks, but its meta.total %d puts the end elsewhere", p, n, m.Total))
+		// A page and its meta come from one answer, so churn between pages cannot make
+		// them disagree; an answer whose items do not fit its own total is not believed.
+		switch {
+		case m.Total < (p-1)*w.size+n:
+			w.void(fmt.Sprintf("page %d holds %d tasks, more than its meta.total %d allows", p, n, m.Total))
+		case n < w.size && !endAgrees(p, n, w.size, m.Total):
+			w.void(fmt.Sprintf("page %d holds %d tasks, but its meta.total %d puts the end elsewhere", p, n, m.Total))
 		}
-		if p == w.limit && n == w.size && m.Total > p*w.size {
-			w.voided = true
-			w.note(fmt.Sprintf("meta.totalPages %d is too low for meta.total %d: the list was not walked to its end", m.TotalPages, m.Total))
+		// A full page where the metas say the list ends: only a short or empty page
+		// proves the end, so one more page is asked for.
+		if n >= w.size && p >= w.limit {
+			w.limit = p + 1
 		}
 	}
-	if w.noMeta && n == w.size && p >= w.limit {
-		return tooMany(op, fmt.Sprintf("%d full pages without meta and no end", p), w.maxTasks)
+	if n > 0 && p > w.maxPages() || w.sum.Tasks > w.maxTasks {
+		return tooMany(op, fmt.Sprintf("%d pages, %d tasks and no end", p, w.sum.Tasks), w.maxTasks)
 	}
 	if w.progress != nil {
 		total := w.last()

@@ -14,6 +14,10 @@ type Hostile struct {
 	TotalPages int
 	// Total, when > 0, is the meta.total every page reports.
 	Total int
+	// Limit, when > 0, is the meta.limit every page reports.
+	Limit int
+	// PageSize, when > 0, is the page size served whatever per_page asks for.
+	PageSize int
 	// NoMeta leaves meta out of every page.
 	NoMeta bool
 	// Endless serves full pages of made-up tasks past the real ones: a list that never
@@ -78,10 +82,14 @@ func hostilePage(h Hostile, page, perPage, total int, data []Task, endless func(
 	if h.TotalPages > 0 {
 		totalPages = h.TotalPages
 	}
+	limit := perPage
+	if h.Limit > 0 {
+		limit = h.Limit
+	}
 	if h.NoMeta {
 		return data, nil
 	}
-	return data, map[string]int{"page": page, "limit": perPage, "total": total, "totalPages": totalPages}
+	return data, map[string]int{"page": page, "limit": limit, "total": total, "totalPages": totalPages}
 }
 
 // endlessPage makes up a full page of tasks for a page past the end.

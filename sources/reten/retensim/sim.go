@@ -2,7 +2,10 @@
 // integration API as reten-api.md describes it: the three integration endpoints with their
 // permissions, status codes, NestJS error bodies and offset pagination, API keys with
 // permissions, expiry and revocation, tenants, and GET /api/api-keys. Tests change its tasks,
-// keys and faults; `reten-relay sim` serves it for local development.
+// keys and faults (Script, FailPage, SetFailureRate) and can make the list hostile
+// (SetHostile: lying meta, endless pages, ignoring page, redirects, huge bodies). Pages cost
+// O(page) at any size (an ordered index per tenant), so 100,000 tasks under churn serve
+// quickly. `reten-relay sim` serves it for local development.
 //
 //	sim := retensim.New(t, retensim.WithTasks(100))
 //	client, _ := reten.New(reten.Config{BaseURL: sim.URL(), APIKey: reten.APIKey(sim.APIKey())})
