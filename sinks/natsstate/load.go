@@ -120,6 +120,7 @@ func (s *Store) LoadMeta(ctx context.Context) (tasks.Meta, error) {
 	// date (another relay held the lease meanwhile).
 	s.queued = map[string]map[uint64]*qinfo{}
 	s.scanned = map[string]uint64{}
+	s.purged = map[string]uint64{}
 	s.mu.Unlock()
 	return meta, nil
 }

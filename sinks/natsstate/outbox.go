@@ -23,8 +23,8 @@ func (s *Store) Outbox(ctx context.Context, sink string, after *tasks.QueuePos, 
 	if !s.lease.Holding() {
 		return nil, fmt.Errorf("read outbox of sink %s: %w", sink, ErrNotHolder)
 	}
-	from := uint64(1)
 	s.mu.Lock()
+	from := max(s.purged[sink], 1) // below it every record of sink is gone
 	if after != nil {
 		if q := s.queued[sink][after.Seq]; q != nil {
 			from = q.streamSeq // the record of after may hold messages after it
@@ -157,6 +157,9 @@ func (s *Store) markAcked(sink string, pos []tasks.QueuePos) (upTo uint64, keys 
 			keys = append(keys, g.key)
 		}
 	}
+	// Counted as purged already: a failed purge leaves records that a later term's full
+	// read finds (and publishes again, same ids).
+	s.purged[sink] = max(s.purged[sink], upTo)
 	return upTo, keys
 }
 

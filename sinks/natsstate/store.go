@@ -75,6 +75,8 @@ type Store struct {
 	// (read from the stream's start in this term): below it, a record not in queued is
 	// gone, so acks may purge the whole range at once.
 	scanned map[string]uint64
+	// purged is, per sink, the stream sequence below which acks purged every record.
+	purged map[string]uint64
 }
 
 // qinfo is what the store remembers of one queued event it has read or written.
@@ -123,7 +125,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("key-value bucket %s: %w", cfg.Bucket, err)
 	}
 	s := &Store{cfg: cfg, log: cfg.Logger, nc: nc, js: js, kv: kv, stream: "KV_" + cfg.Bucket,
-		prefix: "$KV." + cfg.Bucket + ".", queued: map[string]map[uint64]*qinfo{}, scanned: map[string]uint64{}}
+		prefix: "$KV." + cfg.Bucket + ".", queued: map[string]map[uint64]*qinfo{}, scanned: map[string]uint64{}, purged: map[string]uint64{}}
 	if err := s.prepareStream(ctx); err != nil {
 		return nil, err
 	}
