@@ -87,7 +87,7 @@ func (s *Store) LoadPublished(ctx context.Context, ids []string) (map[string][]b
 			if err != nil {
 				return nil, fmt.Errorf("read published tasks: %w", err)
 			}
-			if pending == 0 { // the rest have no published JSON
+			if pending == 0 || len(want) == len(subjects) { // the rest have no published JSON
 				break
 			}
 		}
