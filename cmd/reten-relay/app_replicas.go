@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"time"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/reten/reten-relay/relay"
 	"github.com/reten/reten-relay/relay/config"
@@ -38,17 +35,15 @@ func replicaName(tc *config.TasksConfig) string {
 	return fmt.Sprintf("pid-%d", os.Getpid())
 }
 
-// buildReplicas opens the KV state on a connection of its own (so lease renewals never
-// queue behind a large publish) and prepares the per-term poller.
+// buildReplicas opens the KV state on the NATS sink's connection (so it connects the
+// same way, credentials included) and prepares the per-term poller.
 func (a *app) buildReplicas(ctx context.Context, cfg *config.Config, pcfg tasks.Config) error {
 	tc := cfg.Tasks
 	r := &replicaState{name: replicaName(tc), pcfg: pcfg}
-	nc, err := nats.Connect(a.natsURL, nats.Name(cfg.NATS.Name+"-state"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second))
-	if err != nil {
-		return fmt.Errorf("tasks.state %s: connect to nats: %w", tc.State, err)
+	if a.nats == nil {
+		return fmt.Errorf("tasks.state %s: needs nats", tc.State)
 	}
-	a.onClose("state connection", func(context.Context) error { nc.Close(); return nil })
-	st, err := natsstate.Open(ctx, nc, natsstate.Config{
+	st, err := natsstate.Open(ctx, a.nats.Conn(), natsstate.Config{
 		Bucket: tc.StateBucket(), LeaseTTL: tc.LeaseTTL, Replica: r.name,
 		Logger:  a.log.With().Str("component", "tasks.lease").Logger(),
 		OnLease: a.onLease,
