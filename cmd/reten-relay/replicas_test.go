@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -107,4 +108,42 @@ func TestReplicas_ASecondRelayOnTheSameStateFileRefusesToStart(t *testing.T) {
 	if err := second.cmd.Wait(); err == nil || second.cmd.ProcessState.ExitCode() != exitFailure {
 		t.Fatalf("second relay: %v, want exit %d", err, exitFailure)
 	}
+}
+
+func TestReplicas_ARevokedKeyPausesEveryReplicaAndAllResume(t *testing.T) {
+	rs := newReplicas(t, 3, resultsConfig("nats"), retensim.WithTasks(60))
+	r := &resultsE2E{e2e: rs.e2e, source: "nats"}
+	r.subscribeDeadLetters(t)
+	for name, c := range rs.children {
+		relaytest.WaitFor(t, e2eWait, name+" to be ready", func() bool { code, _ := c.readyz(t); return code == 200 })
+	}
+	rs.sim.RevokeKey(rs.sim.APIKey())
+	tasks := rs.sim.Tasks()
+	var bodies [][]byte
+	for _, task := range tasks {
+		bodies = append(bodies, resultBody(task))
+	}
+	r.produce(t, bodies...)
+	// Each replica learns of the 401 from its own POSTs (messages a paused replica does
+	// not settle are redelivered to the others after ack_wait) and pauses by itself.
+	for name, c := range rs.children {
+		relaytest.WaitFor(t, e2eWait, name+" to pause naming the key", func() bool {
+			code, body := c.readyz(t)
+			failing := fmt.Sprint(body["failing"])
+			return code == 503 && strings.Contains(failing, "results.submitter")
+		})
+	}
+	if len(r.deadLetters()) != 0 || len(rs.sim.Results()) != 0 {
+		t.Fatalf("during the auth failure: %d dead letters, %d results", len(r.deadLetters()), len(rs.sim.Results()))
+	}
+	during := rs.submitSplit()
+	rs.sim.RestoreKey(rs.sim.APIKey())
+	relaytest.WaitFor(t, e2eWait, "every result delivered after the key works again", func() bool { return delivered(rs.sim, tasks) })
+	for name, c := range rs.children {
+		relaytest.WaitFor(t, e2eWait, name+" to be ready again", func() bool { code, _ := c.readyz(t); return code == 200 })
+	}
+	if n := len(r.deadLetters()); n != 0 {
+		t.Fatalf("%d dead letters", n)
+	}
+	t.Logf("POSTs per replica while the key was revoked (probes, no storm): %v; after: %v", during, rs.submitSplit())
 }
