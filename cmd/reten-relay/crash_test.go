@@ -27,6 +27,11 @@ func TestMain(m *testing.M) {
 	if args := os.Getenv("RETEN_RELAY_AS_MAIN"); args != "" {
 		os.Exit(childMain(strings.Split(args, " ")))
 	}
+	if args := os.Getenv("RETEN_RELAY_AS_SIM"); args != "" { // benchmarks: a simulator of its own
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		os.Exit(cmdSim(ctx, strings.Split(args, " "), os.Stdout, os.Stderr))
+	}
 	os.Exit(m.Run())
 }
 

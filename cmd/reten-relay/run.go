@@ -194,5 +194,5 @@ func (a *app) reload(path string, getenv env, why string) {
 }
 
 func schemaListOptions(tc *config.TasksConfig) schema.ListOptions {
-	return schema.ListOptions{PageSize: tc.PageSize, Concurrency: tc.Concurrency, Query: tc.Query}
+	return schema.ListOptions{PageSize: tc.PageSize, Concurrency: tc.Concurrency, Query: tc.Query, MaxTasks: tc.MaxTasks}
 }

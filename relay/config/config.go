@@ -101,6 +101,9 @@ type TasksConfig struct {
 	EmitInitial bool `yaml:"emit_initial"`
 	// DeleteGuard holds back mass deletions.
 	DeleteGuard DeleteGuardConfig `yaml:"delete_guard"`
+	// MaxTasks is the largest task list the relay accepts: a listing that says or shows
+	// more fails with a clear error instead of growing without bound. Default: 1,000,000.
+	MaxTasks int `yaml:"max_tasks"`
 	// TombstoneTTL is how long a deleted task's change number is remembered. A task
 	// re-created after it starts its change numbers again, so its event ids can repeat old
 	// ones: keep it longer than any broker's or consumer's duplicate window. Default: 168h.
@@ -241,7 +244,7 @@ func DefaultConfig() *Config {
 func DefaultTasks() *TasksConfig {
 	return &TasksConfig{
 		Interval: 30 * time.Second, PageSize: 100, Concurrency: 4,
-		State: "./data/tasks.db", LeaseTTL: 10 * time.Second, EmitInitial: true, TombstoneTTL: 168 * time.Hour,
+		State: "./data/tasks.db", LeaseTTL: 10 * time.Second, EmitInitial: true, TombstoneTTL: 168 * time.Hour, MaxTasks: 1_000_000,
 		DeleteGuard: DeleteGuardConfig{MaxShare: 0.5, MinSnapshot: 10, ConfirmCycles: 3},
 	}
 }

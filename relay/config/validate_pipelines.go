@@ -32,6 +32,9 @@ func (c *Config) validateTasks(v *validator) {
 		}
 	}
 	v.positive("tasks.tombstone_ttl", t.TombstoneTTL)
+	if t.MaxTasks < 1 {
+		v.add("tasks.max_tasks", "must be >= 1, got %d", t.MaxTasks)
+	}
 	switch b := t.StateBucket(); {
 	case t.State == "":
 		v.add("tasks.state", "must not be empty")

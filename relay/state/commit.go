@@ -22,7 +22,7 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		if err := putEntries(tx, c.Entries, c.Drop); err != nil {
 			return err
 		}
@@ -90,7 +90,7 @@ func (s *Store) Outbox(ctx context.Context, sink string, after *tasks.QueuePos, 
 		return nil, err
 	}
 	var out []tasks.Queued
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		q := tx.Bucket(bucketQueues).Bucket([]byte(sink))
 		if q == nil {
 			return nil
@@ -153,7 +153,7 @@ func (s *Store) Pending(ctx context.Context) (map[string]int, error) {
 		return nil, err
 	}
 	out := map[string]int{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketQueues).ForEachBucket(func(k []byte) error {
 			out[string(k)] = tx.Bucket(bucketQueues).Bucket(k).Stats().KeyN
 			return nil
@@ -174,7 +174,7 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 	if len(pos) == 0 {
 		return nil
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		queues := tx.Bucket(bucketQueues)
 		q := queues.Bucket([]byte(sink))
 		if q == nil {

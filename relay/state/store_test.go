@@ -1,8 +1,10 @@
 package state_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -156,5 +158,45 @@ func TestStore_SecondOpenOfTheSameFileFailsClearly(t *testing.T) {
 	_, err := state.Open(path)
 	if !errors.Is(err, state.ErrLocked) {
 		t.Fatalf("second open err = %v, want ErrLocked", err)
+	}
+}
+
+func TestStore_CompactsWhenMostlyFree(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tasks.db")
+	s := open(t, path)
+	body := bytes.Repeat([]byte("x"), 2000)
+	var evs []tasks.OutboxEvent
+	for i := range 20_000 {
+		evs = append(evs, tasks.OutboxEvent{Head: tasks.EventHead{TaskID: fmt.Sprint(i), EventID: fmt.Sprint(i), Op: schema.OpCreated},
+			Body: body, Targets: []tasks.QueuedTarget{{Sink: "nats", Destination: "d"}}})
+	}
+	keep := tasks.EntryUpdate{ID: "kept", Entry: tasks.Entry{ChangeNo: 4}, Published: []byte(`{"id":"kept"}`)}
+	if err := s.Commit(ctx, tasks.Commit{Entries: []tasks.EntryUpdate{keep}, Events: evs, Meta: tasks.Meta{Synced: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if before, _, err := s.CompactIfMostlyFree(ctx); err != nil || before != 0 {
+		t.Fatalf("compacted a full file: %d, %v", before, err)
+	}
+	qs, _ := s.Outbox(ctx, "nats", nil, len(evs))
+	var pos []tasks.QueuePos
+	for _, q := range qs {
+		pos = append(pos, q.Pos)
+	}
+	if err := s.Ack(ctx, "nats", pos); err != nil {
+		t.Fatal(err)
+	}
+	before, after, err := s.CompactIfMostlyFree(ctx)
+	if err != nil || before < 40<<20 || after > before/4 {
+		t.Fatalf("compaction: %d → %d bytes, %v; want it to shrink a mostly free file", before, after, err)
+	}
+	if got := index(t, s)["kept"]; got.ChangeNo != 4 {
+		t.Fatalf("entry after compaction = %+v", got)
+	}
+	if m, err := s.LoadMeta(ctx); err != nil || !m.Synced {
+		t.Fatalf("meta after compaction = %+v, %v", m, err)
+	}
+	if err := s.Commit(ctx, tasks.Commit{Events: evs[:1]}); err != nil {
+		t.Fatalf("commit after compaction: %v", err)
 	}
 }

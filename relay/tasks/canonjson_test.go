@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/reten/reten-relay/schema"
 )
 
 // canonicalSlow is the reference canonical form: decode into any and re-encode. The
@@ -94,5 +97,31 @@ func BenchmarkCanonical(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestEncodeEvent_WritesWhatEncodingJSONWrites(t *testing.T) {
+	at := time.Date(2026, 4, 15, 9, 0, 3, 120_000_000, time.UTC)
+	task := benchTask(3, 1).Raw
+	for _, ev := range []schema.Event{
+		newEvent("https://api.reten.test", "abc", "t<1>", schema.OpCreated, at, task, nil, nil),
+		newEvent("src \u2028 é", "abc", "t1", schema.OpUpdated, at.Truncate(time.Second), task, []byte(`{"id":"t1"}`), []string{"status", "notes"}),
+		newEvent("src", "abc", "t1", schema.OpDeleted, at, nil, []byte(`{"id":"t1"}`), nil),
+		func() schema.Event {
+			ev := newEvent("src", "abc", "t1", schema.OpUpdated, at, []byte(`{"id":"t1"}`), []byte(`{"id":"t1"}`), []string{"x"})
+			ev.Data.Truncated, ev.Data.OriginalSize = true, 2_000_000
+			return ev
+		}(),
+	} {
+		got, err := encodeEvent(ev)
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		if err2 := enc.Encode(ev); err != nil || err2 != nil {
+			t.Fatal(err, err2)
+		}
+		if string(got) != strings.TrimSuffix(want.String(), "\n") {
+			t.Errorf("encodeEvent:\n%s\nencoding/json:\n%s", got, want.String())
+		}
 	}
 }

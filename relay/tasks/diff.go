@@ -17,7 +17,12 @@ type walk struct {
 	seenNew map[string]struct{} // new ids already listed by this walk
 	found   []found
 	listed  int // distinct tasks listed
+	// flush, when set, is called with chunkSize tasks found: it plans and commits them.
+	flush func() error
 }
+
+// chunkSize is how many found tasks a walk keeps before it commits them.
+const chunkSize = 20_000
 
 // found is a listed task that is new, changed, or back from suspicion.
 type found struct {
@@ -61,6 +66,9 @@ func (w *walk) page(_ int, ts []schema.Task) error {
 			return fmt.Errorf("hash task %s: %w", f.id, err)
 		}
 		w.found = append(w.found, f)
+	}
+	if w.flush != nil && len(w.found) >= chunkSize {
+		return w.flush()
 	}
 	return nil
 }

@@ -135,7 +135,7 @@ func TestPoller_CrashAfterPublishBeforeAckRepublishesSameIDs(t *testing.T) {
 	crashed := make(chan struct{})
 	e.cfg.Hooks.AfterPublish = func() {
 		close(crashed)
-		runtime.Goexit() // the cycle stops dead here, as a killed process would
+		select {} // the drain freezes here, as a killed process would (it runs on a goroutine of its own)
 	}
 	e.restart()
 	go func() { _, _ = e.p.Cycle(context.Background()) }()

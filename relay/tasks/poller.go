@@ -115,11 +115,20 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 	}
 	router := *p.router.Load()
 	w := newWalk(p.idx)
+	emitCreated := p.meta.Synced || p.cfg.EmitInitial
+	// A large listing (a first sync) is committed as it goes, in chunks: memory stays
+	// bounded and the sinks publish while the walk goes on. Every chunk is facts: tasks
+	// created or changed.
+	chunks := &chunker{p: p, ctx: ctx, router: router, start: start, rep: rep}
+	w.flush = func() error { return chunks.submit(w.plan(p.meta, emitCreated)) }
 	opts := p.cfg.List
 	opts.Progress = p.progress.callback(p, opts.Progress)
 	p.progress.begin(p.cfg.Now())
 	sum, listErr := p.cfg.Lister.StreamTasks(ctx, opts, w.page)
 	rep.Pages, rep.Tasks = sum.Pages, w.listed
+	if err := chunks.wait(); err != nil {
+		return errors.Join(err, drainErr)
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -131,14 +140,18 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 		listErr = fmt.Errorf("list tasks: %w", listErr)
 	}
 	// Tasks seen are facts even when the listing did not cover every page.
-	pl := w.plan(p.meta, p.meta.Synced || p.cfg.EmitInitial)
+	pl := w.plan(p.meta, emitCreated)
 	if covered {
 		p.planDeletes(ctx, w, pl)
 		pl.meta.Synced = true
 	}
-	if err := p.commit(ctx, pl, router, start, rep); err != nil {
+	if err := chunks.submit(pl); err != nil {
 		return errors.Join(err, listErr, drainErr)
 	}
+	if err := chunks.wait(); err != nil {
+		return errors.Join(err, listErr, drainErr)
+	}
+	rep.Suspected, rep.HeldDeletes, rep.Cleared = pl.suspected, pl.held, pl.cleared
 	if drainErr != nil {
 		p.log.Debug().Err(drainErr).Msg("a sink could not be drained before listing")
 	}
@@ -150,9 +163,7 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 		h()
 	}
 	if p.background.Load() {
-		for _, d := range p.drains {
-			d.wake()
-		}
+		p.compact(ctx)
 		return listErr
 	}
 	n, err := p.drainAll(ctx)
@@ -160,49 +171,8 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 	if err != nil {
 		return errors.Join(listErr, fmt.Errorf("publish events: %w", err))
 	}
+	p.compact(ctx)
 	return listErr
-}
-
-// commit encodes, routes and commits the plan, then applies it to the index.
-func (p *Poller) commit(ctx context.Context, pl *plan, router relay.Router, start time.Time, rep *CycleReport) error {
-	rep.Created, rep.Updated, rep.Deleted = pl.created, pl.updated, pl.deleted
-	rep.Suspected, rep.HeldDeletes, rep.Cleared = pl.suspected, pl.held, pl.cleared
-	if len(pl.updates) == 0 && len(pl.drop) == 0 && pl.meta == p.meta {
-		return nil
-	}
-	pl.sortUpdates()
-	events, unrouted, err := p.buildEvents(ctx, pl, router, start.UTC().Truncate(time.Millisecond))
-	if err != nil {
-		return err
-	}
-	rep.Unrouted = unrouted
-	if m := p.cfg.Metrics; m != nil && unrouted > 0 {
-		m.Unrouted.Add(float64(unrouted))
-	}
-	c := Commit{Entries: pl.updates, Drop: pl.drop, Events: events, Meta: pl.meta}
-	if err := p.cfg.Store.Commit(ctx, c); err != nil {
-		return fmt.Errorf("commit snapshot and outbox: %w", err)
-	}
-	p.idx.apply(pl)
-	p.meta = pl.meta
-	perSink := map[string]int{}
-	for _, ev := range events {
-		for _, t := range ev.Targets {
-			perSink[t.Sink]++
-		}
-	}
-	for _, d := range p.drains {
-		if n := perSink[d.name]; n > 0 {
-			d.mu.Lock()
-			if d.pending == 0 {
-				d.lastProgress = p.cfg.Now() // waiting starts now
-			}
-			d.pending += n
-			d.mu.Unlock()
-		}
-	}
-	p.setPending()
-	return nil
 }
 
 // outboxFull refuses to list while a sink's queue is over the limit, so an outage cannot
