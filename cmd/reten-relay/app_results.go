@@ -7,15 +7,8 @@ import (
 	"github.com/reten/reten-relay/relay"
 	"github.com/reten/reten-relay/relay/config"
 	"github.com/reten/reten-relay/relay/results"
-	"github.com/reten/reten-relay/sinks/natssink"
 	"github.com/reten/reten-relay/sources/kafkaresults"
 	"github.com/reten/reten-relay/sources/natsresults"
-)
-
-// Streams the relay creates for its own NATS outputs when no stream captures them yet.
-const (
-	deadLetterStream = "RETEN_DLQ"
-	outcomeStream    = "RETEN_OUTCOMES"
 )
 
 // buildResults wires the results pipeline: the source of result messages, the sink of dead
@@ -29,17 +22,9 @@ func (a *app) buildResults(ctx context.Context, cfg *config.Config, opts appOpti
 	)
 	switch rc.Source {
 	case config.SinkNATS:
-		// Dead letters must survive: they go into a stream, created when none captures them.
-		if err := a.nats.EnsureStream(ctx, natssink.StreamSpec{Name: deadLetterStream, Subjects: []string{rc.DeadLetter}}); err != nil {
-			return fmt.Errorf("results.dead_letter: %w", err)
-		}
-		if rc.Outcomes != "" {
-			if err := a.nats.EnsureStream(ctx, natssink.StreamSpec{Name: outcomeStream, Subjects: []string{rc.Outcomes}}); err != nil {
-				return fmt.Errorf("results.outcomes: %w", err)
-			}
-		}
+		// buildNATS has ensured the input, dead-letter and outcome streams already.
 		src, err := natsresults.New(ctx, a.nats.Conn(), natsresults.Config{
-			Stream: rc.Stream, Subjects: []string{rc.Subject}, Durable: rc.Durable, AckWait: rc.AckWait,
+			Stream: rc.Stream, Subjects: []string{rc.Subject}, StreamLimits: streamLimits(cfg), Durable: rc.Durable, AckWait: rc.AckWait,
 			MaxAckPending: max(256, rc.Concurrency*4), Logger: log,
 		})
 		if err != nil {
@@ -49,6 +34,7 @@ func (a *app) buildResults(ctx context.Context, cfg *config.Config, opts appOpti
 	case config.SinkKafka:
 		src, err := kafkaresults.New(ctx, kafkaresults.Config{
 			Brokers: cfg.Kafka.Brokers, Topic: rc.Topic, Group: rc.Group, Logger: log,
+			TLS: a.sec.kafkaTLS, SASL: a.sec.kafkaSASL,
 		})
 		if err != nil {
 			return fmt.Errorf("results: %w", err)

@@ -35,7 +35,7 @@ func commands() []command {
 			nil, "reten-relay demo -duration 1m"},
 		{"sim", "[-listen 127.0.0.1:3000] [-tasks 200] [-churn 5s] [-churn-n 3] [-seed 1]", "Run the Reten simulator alone, to develop against (prints its URL and API key).",
 			nil, "reten-relay sim -listen 127.0.0.1:3000 -tasks 1000"},
-		{"check", "[-config config.yaml] [-timeout 10s]", "Validate the config, then try the brokers and the Reten key (which permissions work); exit 0 when all pass.",
+		{"check", "[-config config.yaml] [-timeout 10s]", "Validate the config, then try the brokers (TLS version, whom they authenticated; JetStream, and per NATS subject the stream that captures it or that run will create) and the Reten key (which permissions work); exit 0 when all pass.",
 			configEnv, "reten-relay check -config config.yaml"},
 		{"routes", "[-config config.yaml] [-op created] task.json", "Explain which routes, subjects/topics and key a sample task (JSON as Reten lists it) gets, and why other routes do not match.",
 			configEnv, "reten-relay routes task.json -op updated"},

@@ -37,10 +37,15 @@ func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		return exitUsage
 	}
 	log, _ := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	sec, err := newSecurity(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "dlq replay: %v\n", err)
+		return exitFailure
+	}
 	if cfg.Results.Source == config.SinkKafka {
 		n, err := kafkaresults.Replay(ctx, kafkaresults.ReplayOptions{
 			Brokers: cfg.Kafka.Brokers, DeadLetterTopic: cfg.Results.DeadLetter, InputTopic: cfg.Results.Topic,
-			Limit: *limit, Rate: *perSecond, Logger: log,
+			Limit: *limit, Rate: *perSecond, Logger: log, TLS: sec.kafkaTLS, SASL: sec.kafkaSASL,
 		})
 		fmt.Fprintf(stdout, "replayed %d dead letters from %s\n", n, cfg.Results.DeadLetter)
 		if err != nil {
@@ -53,9 +58,9 @@ func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		fmt.Fprintln(stderr, "dlq replay: nats.url is embedded: the server only runs inside `reten-relay run`; point nats.url at it (its embedded_port) to replay")
 		return exitUsage
 	}
-	nc, err := nats.Connect(cfg.NATS.URL, nats.Name(cfg.NATS.Name+"-dlq-replay"))
+	nc, err := nats.Connect(cfg.NATS.URL, append([]nats.Option{nats.Name(cfg.NATS.Name + "-dlq-replay")}, sec.natsOpts...)...)
 	if err != nil {
-		fmt.Fprintf(stderr, "dlq replay: nats %s: %v\n", cfg.NATS.URL, err)
+		fmt.Fprintf(stderr, "dlq replay: %v\n", explainNATS(redactURL(cfg.NATS.URL), cfg.NATS.NATSAuth(), err))
 		return exitFailure
 	}
 	defer nc.Close()

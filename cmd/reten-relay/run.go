@@ -67,6 +67,11 @@ func runOptions(cfg *config.Config) (appOptions, error) {
 // runApp builds and runs the relay, reloading routes on SIGHUP and on file change.
 func runApp(ctx context.Context, cfg *config.Config, path string, log zerolog.Logger, getenv env, opts appOptions) int {
 	a, err := build(ctx, cfg, log, opts)
+	if err != nil && ctx.Err() != nil {
+		// SIGINT/SIGTERM while waiting for a broker: a requested stop, not a failure.
+		log.Info().Err(err).Msg("stopped during start-up")
+		return exitOK
+	}
 	if err != nil {
 		log.Error().Err(err).Msg("start-up failed")
 		return exitFailure
@@ -187,6 +192,10 @@ func (a *app) reload(path string, getenv env, why string) {
 			log.Error().Str("route", r.Name).Msgf("config reload refused: sink %q is not running; restart to add it", r.Sink)
 			return
 		}
+	}
+	if err := a.reloadStreams(context.Background(), cfg); err != nil {
+		log.Error().Err(err).Msg("config reload refused")
+		return
 	}
 	a.setRouter(router)
 	a.router.set(router)

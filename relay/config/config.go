@@ -40,6 +40,8 @@ type RetenConfig struct {
 	APIKey Secret `yaml:"api_key"`
 	// Timeout bounds every HTTP request to Reten. Default: 15s.
 	Timeout time.Duration `yaml:"timeout"`
+	// TLS adds a CA for a TLS-intercepting proxy (HTTPS_PROXY and NO_PROXY are honoured).
+	TLS RetenTLSConfig `yaml:"tls"`
 }
 
 // NATSConfig is the NATS connection.
@@ -55,6 +57,21 @@ type NATSConfig struct {
 	EmbeddedHost string `yaml:"embedded_host"`
 	// EmbeddedPort is the port of the embedded server; -1 picks a free one. Default: -1.
 	EmbeddedPort int `yaml:"embedded_port"`
+	// Streams bound the JetStream streams the relay creates.
+	Streams StreamsConfig `yaml:"streams"`
+	// Creds is a NATS credentials file (user JWT + nkey seed). At most one of Creds,
+	// NKeySeed, User+Password and Token is set (see secure.go). Default: "".
+	Creds string `yaml:"creds"`
+	// NKeySeed is a user nkey seed (SU...). Default: "".
+	NKeySeed Secret `yaml:"nkey_seed"`
+	// User and Password authenticate with a user name and password. Default: "".
+	User string `yaml:"user"`
+	// Password goes with User. Default: "".
+	Password Secret `yaml:"password"`
+	// Token is an authentication token. Default: "".
+	Token Secret `yaml:"token"`
+	// TLS verifies the server and may present a client certificate. Default: off.
+	TLS NATSTLSConfig `yaml:"tls"`
 }
 
 // KafkaConfig is the Kafka connection.
@@ -71,6 +88,10 @@ type KafkaConfig struct {
 	ReplicationFactor int `yaml:"replication_factor"`
 	// ClientID identifies the relay to the brokers. Default: "reten-relay".
 	ClientID string `yaml:"client_id"`
+	// TLS connects to the brokers with TLS. Default: off.
+	TLS KafkaTLSConfig `yaml:"tls"`
+	// SASL authenticates to the brokers. Default: off.
+	SASL KafkaSASLConfig `yaml:"sasl"`
 }
 
 // Configured reports whether Kafka brokers are set.
@@ -233,7 +254,7 @@ func DefaultConfig() *Config {
 	return &Config{
 		Reten: RetenConfig{URL: RetenSimulator, Timeout: 15 * time.Second},
 		NATS: NATSConfig{URL: NATSEmbedded, Name: "reten-relay", StoreDir: "./data/nats",
-			EmbeddedHost: "127.0.0.1", EmbeddedPort: -1},
+			EmbeddedHost: "127.0.0.1", EmbeddedPort: -1, Streams: DefaultStreams()},
 		Kafka: KafkaConfig{TopicPartitions: 1, ReplicationFactor: 1, ClientID: "reten-relay"},
 		HTTP:  HTTPConfig{Listen: "127.0.0.1:8080"},
 		Log:   LogConfig{Level: "info", Format: "auto"},

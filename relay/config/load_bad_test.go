@@ -34,7 +34,7 @@ func TestLoad_ReportsEveryProblemWithFileLineAndField(t *testing.T) {
 		{"an unknown key in a section", `reten:
   url: simulator
   apikey: x
-`, nil, `config.yaml:3: reten.apikey: unknown key; known keys are url, api_key, timeout`},
+`, nil, `config.yaml:3: reten.apikey: unknown key; known keys are url, api_key, timeout, tls`},
 		{"a duplicate key", `log:
   level: info
   level: debug
@@ -140,6 +140,20 @@ func TestLoad_ReportsEveryProblemWithFileLineAndField(t *testing.T) {
 results:
   dead_letter: reten.dlq
 `, nil, `config.yaml:2: tasks.routes[0].subject: "reten.results.{op}" overlaps results.subject "reten.results.>": task events would be read back as results`},
+		{"a two-fields-in-one-token route feeding the results input", `tasks:
+  routes: [{name: a, sink: nats, subject: "reten.results.{op}_{channel}"}]
+results:
+  subject: reten.results.*
+  dead_letter: reten.dlq
+`, nil, `config.yaml:2: tasks.routes[0].subject: "reten.results.{op}_{channel}" overlaps results.subject "reten.results.*": task events would be read back as results`},
+		{"a bad stream size", "nats:\n  streams: {max_bytes: 1 GB-ish}\n", nil,
+			`config.yaml:2: nats.streams.max_bytes: want a size like 1MiB, 512KiB or 1048576, got "1 GB-ish"`},
+		{"the results input named like the dead-letter stream", "results:\n  stream: RETEN_DLQ\n  dead_letter: reten.dlq\n", nil,
+			`config.yaml:2: results.stream: "RETEN_DLQ" is the stream the relay creates for its own task events, dead letters or outcomes; name the input's stream differently`},
+		{"an unbounded stream age", "nats:\n  streams: {max_age: 0s}\n", nil,
+			`config.yaml:2: nats.streams.max_age: must be >= 1m, got 0s`},
+		{"a bad stream storage and fallback", "nats:\n  streams:\n    storage: disk\n    uncaptured_tasks: drop\n", nil,
+			"config.yaml:3: nats.streams.storage: must be one of file, memory, got \"disk\"\nconfig.yaml:4: nats.streams.uncaptured_tasks: must be one of create, core, got \"drop\""},
 		{"results without dead letter", "results:\n  subject: in.>\n", nil,
 			`config.yaml:1: results.dead_letter: is required (a subject for messages that cannot be delivered)`},
 		{"a dead letter subject overlapping the input", "results:\n  subject: in.*.x\n  dead_letter: in.dlq.>\n", nil,

@@ -56,6 +56,7 @@ func (c *Config) Validate() error {
 	v := &validator{src: c.src}
 	c.validateReten(v)
 	c.validateBrokers(v)
+	c.validateSecure(v)
 	if c.Tasks != nil {
 		c.validateTasks(v)
 	}
@@ -101,6 +102,7 @@ func (c *Config) validateBrokers(v *validator) {
 			v.add("nats.embedded_port", "must be -1 (any free port) or 0..65535, got %d", c.NATS.EmbeddedPort)
 		}
 	}
+	c.validateStreams(v)
 	k := c.Kafka
 	for i, b := range k.Brokers {
 		v.check(fmt.Sprintf("kafka.brokers[%d]", i), hostPort(b))
@@ -123,6 +125,7 @@ func (c *Config) Warnings() Errors {
 	if key := c.Reten.APIKey.Reveal(); key != "" && !strings.HasPrefix(key, "rtn_sk_") {
 		v.add("reten.api_key", `does not start with "rtn_sk_"; is it a Reten API key?`)
 	}
+	c.secureWarnings(v)
 	if c.Tasks == nil && c.Results == nil {
 		v.add("config", "neither tasks nor results is configured: the relay has nothing to do")
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/reten/reten-relay/internal/subjects"
 	"github.com/reten/reten-relay/relay/routing"
 )
 
@@ -158,21 +159,10 @@ func (c *Config) validateDestination(v *validator, path, sink, tmpl string) {
 		return
 	}
 	if r := c.Results; r != nil && r.Source == SinkNATS && natsSubject(r.Subject, true) == nil {
-		if pattern := wildcardPlaceholders(t); subjectsOverlap(pattern, r.Subject) {
+		if subjects.Overlap(t.StreamSubject(), r.Subject) {
 			v.add(path, "%q overlaps results.subject %q: task events would be read back as results", tmpl, r.Subject)
 		}
 	}
-}
-
-// wildcardPlaceholders turns every token holding a placeholder into '*'.
-func wildcardPlaceholders(t *routing.Template) string {
-	tokens := strings.Split(t.Literal("\x00"), ".")
-	for i, tok := range tokens {
-		if strings.Contains(tok, "\x00") {
-			tokens[i] = "*"
-		}
-	}
-	return strings.Join(tokens, ".")
 }
 
 func (c *Config) validateResults(v *validator) {
@@ -245,7 +235,7 @@ func (c *Config) validateResultOutput(v *validator, path, dest string, required 
 		v.add(path, "%s", err)
 		return
 	}
-	if natsSubject(r.Subject, true) == nil && subjectsOverlap(dest, r.Subject) {
+	if natsSubject(r.Subject, true) == nil && subjects.Overlap(dest, r.Subject) {
 		v.add(path, "%q overlaps results.subject %q: it would be read back as input", dest, r.Subject)
 	}
 }

@@ -189,7 +189,9 @@ func (r *Receiver) publish(ctx context.Context, acts []activity) error {
 			if _, seen := perSink[t.Sink]; !seen {
 				order = append(order, t.Sink)
 			}
-			perSink[t.Sink] = append(perSink[t.Sink], schema.EventMessage(ev, body, t.Destination, t.Key))
+			m := schema.EventMessage(ev, body, t.Destination, t.Key)
+			m.Route = t.Route // Nats-Msg-Id <id>/<route>: two routes into one stream keep both
+			perSink[t.Sink] = append(perSink[t.Sink], m)
 		}
 	}
 	for _, name := range order {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -47,6 +48,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Source, error) {
 	if err := s.bindLocked(ctx); err != nil {
 		return nil, err
 	}
+	go s.watchBinding(time.Second)
 	return s, nil
 }
 

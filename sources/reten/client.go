@@ -3,6 +3,7 @@ package reten
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,6 +48,10 @@ type Config struct {
 	UserAgent string
 	// HTTPClient replaces the client's own (a test seam); Timeout and MaxConns then do not apply.
 	HTTPClient *http.Client
+	// TLS replaces the TLS settings of the client's own transport, e.g. to trust a
+	// corporate proxy's CA. The transport always takes HTTPS_PROXY and NO_PROXY from the
+	// environment. Default: nil (Go's defaults, the system's roots).
+	TLS *tls.Config
 }
 
 // Client calls Reten's integration API. It is safe for concurrent use.
@@ -105,6 +110,9 @@ func New(cfg Config) (*Client, error) {
 		tr.MaxIdleConns = cfg.MaxConns * 2
 		tr.MaxIdleConnsPerHost = cfg.MaxConns
 		tr.IdleConnTimeout = 90 * time.Second
+		if cfg.TLS != nil {
+			tr.TLSClientConfig = cfg.TLS
+		}
 		hc = &http.Client{Transport: tr, Timeout: cfg.Timeout}
 	}
 	hc = withSameHostRedirects(hc)
