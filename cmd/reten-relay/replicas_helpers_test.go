@@ -210,8 +210,17 @@ func (c *child) cont(t *testing.T) {
 	}
 }
 
-// readyz asks a child's /readyz (its address is in its log).
+// readyz asks a child's /readyz.
 func (c *child) readyz(t *testing.T) (int, map[string]any) {
+	t.Helper()
+	code, body := c.get(t, "/readyz")
+	var m map[string]any
+	_ = json.Unmarshal([]byte(body), &m)
+	return code, m
+}
+
+// get asks a child's HTTP server (its address is in its log); 0 before it serves.
+func (c *child) get(t *testing.T, path string) (int, string) {
 	t.Helper()
 	addr := ""
 	for _, line := range strings.Split(c.out.String(), "\n") {
@@ -223,10 +232,7 @@ func (c *child) readyz(t *testing.T) (int, map[string]any) {
 		}
 	}
 	if addr == "" {
-		return 0, nil
+		return 0, ""
 	}
-	code, body := get("http://" + addr + "/readyz")
-	var m map[string]any
-	_ = json.Unmarshal([]byte(body), &m)
-	return code, m
+	return get("http://" + addr + path)
 }

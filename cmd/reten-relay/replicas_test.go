@@ -27,6 +27,19 @@ func TestReplicas_OnePollsAndAnotherTakesOverWhenItIsKilled(t *testing.T) {
 	rs.children[old].kill()
 	next, took := rs.takeOver(old, killedAt)
 	relaytest.WaitFor(t, e2eWait, next+" to poll under churn", func() bool { return rs.pollsBy(next, killedAt) >= 20 })
+	for name, c := range rs.children {
+		if name == old {
+			continue
+		}
+		want := fmt.Sprintf(`reten_relay_lease_holder{replica=%q} 0`, name)
+		if name == next {
+			want = fmt.Sprintf(`reten_relay_lease_holder{replica=%q} 1`, name)
+		}
+		relaytest.WaitFor(t, e2eWait, name+"'s /metrics to say "+want, func() bool {
+			_, body := c.get(t, "/metrics")
+			return strings.Contains(body, want)
+		})
+	}
 	rs.converge()
 	events, dups := rs.checkChains()
 	runs := rs.checkOnePoller()
