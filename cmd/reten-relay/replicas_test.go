@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -159,4 +161,28 @@ func TestReplicas_ARevokedKeyPausesEveryReplicaAndAllResume(t *testing.T) {
 		t.Fatalf("%d dead letters", n)
 	}
 	t.Logf("POSTs per replica while the key was revoked (probes, no storm): %v; after: %v", during, rs.submitSplit())
+}
+
+func TestReplicas_KilledAtACrashPointTheNextHolderLosesNothing(t *testing.T) {
+	for _, crashAt := range []string{"after-commit:1", "after-publish:1"} {
+		t.Run(crashAt, func(t *testing.T) {
+			e := newE2E(t, retensim.WithTasks(300))
+			sub := e.subscribe()
+			yaml := strings.Replace(e.configYAML(""), fmt.Sprintf("state: %q", filepath.Join(e.dir, "tasks.db")),
+				fmt.Sprintf("state: nats-kv:RELAY_STATE\n  lease_ttl: %s", replicaLeaseTTL), 1)
+			path := filepath.Join(e.dir, "kv.yaml")
+			if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			first := startChild(t, path, crashAt)
+			first.waitFor(t, "the crash point", "CRASHPOINT")
+			first.kill()
+			e.sim.Churn(20)         // the world moves on while nobody polls
+			startChild(t, path, "") // takes the lease once the dead one's expires
+			relaytest.WaitFor(t, e2eWait, "the subscriber's task set to equal the simulator's", func() bool {
+				return sameTaskSets(t, sub.taskSet(), simSet(t, e.sim))
+			})
+			t.Logf("%d events, %d re-published with their original id", len(sub.snapshot()), sub.checkIDs(t))
+		})
+	}
 }
