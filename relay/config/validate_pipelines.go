@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/reten/reten-relay/internal/subjects"
 	"github.com/reten/reten-relay/relay/routing"
+	"github.com/reten/reten-relay/schema/subjects"
 )
 
 // bucketName is what JetStream accepts as a KeyValue bucket name.
