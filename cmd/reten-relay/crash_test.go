@@ -76,7 +76,7 @@ type child struct {
 	out syncBuffer
 }
 
-func startChild(t *testing.T, configPath, crashAt string) *child {
+func startChild(t testing.TB, configPath, crashAt string) *child {
 	t.Helper()
 	c := &child{cmd: exec.Command(os.Args[0], "-test.run=^$")}
 	c.cmd.Env = append(os.Environ(), "RETEN_RELAY_AS_MAIN=run -config "+configPath, "RETEN_RELAY_CRASH_AT="+crashAt)
@@ -107,7 +107,7 @@ func (c *child) kill() {
 	}
 }
 
-func (c *child) waitFor(t *testing.T, what, marker string) {
+func (c *child) waitFor(t testing.TB, what, marker string) {
 	t.Helper()
 	relaytest.WaitFor(t, e2eWait, what, func() bool { return strings.Contains(c.out.String(), marker) })
 }

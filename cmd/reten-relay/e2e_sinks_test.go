@@ -19,6 +19,20 @@ import (
 	"github.com/reten/reten-relay/sources/reten/retensim"
 )
 
+// runInBackground runs the relay (its own drainers publish) until the test ends.
+func runInBackground(t *testing.T, a *app) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("relay run: %v", err)
+		}
+	})
+}
+
 func TestE2E_Tasks_KafkaDownWhileNATSKeepsReceiving(t *testing.T) {
 	k := relaytest.StartKafka(t)
 	e := newE2E(t, retensim.WithTasks(40))

@@ -197,9 +197,7 @@ func (a *app) reload(path string, getenv env, why string) {
 		log.Error().Err(err).Msg("config reload refused")
 		return
 	}
-	if a.poller != nil {
-		a.poller.SetRouter(router)
-	}
+	a.setRouter(router)
 	a.router.set(router)
 	log.Info().Int("routes", len(cfg.Tasks.Routes)).Msg("config reloaded: new routes apply from the next cycle")
 }

@@ -108,8 +108,15 @@ type TasksConfig struct {
 	Concurrency int `yaml:"concurrency"`
 	// Query holds extra query parameters of the list endpoint. Default: none.
 	Query map[string]string `yaml:"query"`
-	// State is the bbolt state file. Default: "./data/tasks.db".
+	// State is where the snapshot and the outbox live: a bbolt file, or
+	// "nats-kv:<bucket>", a JetStream KeyValue bucket that several relays share (one of
+	// them polls, by lease). Default: "./data/tasks.db".
 	State string `yaml:"state"`
+	// LeaseTTL is how long the poller lease of a nats-kv state outlives its holder: a
+	// follower takes over within about this after the holder dies. Default: 10s.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// Replica names this relay in the lease, /metrics and /readyz. Default: the host name.
+	Replica string `yaml:"replica"`
 	// EmitInitial publishes `created` for every task on the first poll of an empty state;
 	// false only records them. Default: true.
 	EmitInitial bool `yaml:"emit_initial"`
@@ -258,7 +265,7 @@ func DefaultConfig() *Config {
 func DefaultTasks() *TasksConfig {
 	return &TasksConfig{
 		Interval: 30 * time.Second, PageSize: 100, Concurrency: 4,
-		State: "./data/tasks.db", EmitInitial: true, TombstoneTTL: 168 * time.Hour, MaxTasks: 1_000_000,
+		State: "./data/tasks.db", LeaseTTL: 10 * time.Second, EmitInitial: true, TombstoneTTL: 168 * time.Hour, MaxTasks: 1_000_000,
 		DeleteGuard: DeleteGuardConfig{MaxShare: 0.5, MinSnapshot: 10, ConfirmCycles: 3},
 	}
 }
@@ -291,6 +298,17 @@ func (r RetenConfig) BaseURL() string {
 		return RetenDevURL
 	}
 	return strings.TrimRight(r.URL, "/")
+}
+
+// StateKVPrefix marks a tasks.state that is a JetStream KeyValue bucket.
+const StateKVPrefix = "nats-kv:"
+
+// StateBucket returns the KeyValue bucket of a "nats-kv:<bucket>" state, or "" for a file.
+func (t TasksConfig) StateBucket() string {
+	if b, ok := strings.CutPrefix(t.State, StateKVPrefix); ok {
+		return b
+	}
+	return ""
 }
 
 // IsSimulator reports whether the in-process simulator stands in for Reten.
