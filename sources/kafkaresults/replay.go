@@ -76,7 +76,7 @@ func Replay(ctx context.Context, opts ReplayOptions) (int, error) {
 		}
 		out, err := replayRecord(m, opts.InputTopic)
 		if err != nil {
-			opts.Logger.Warn().Err(err).Int64("offset", m.Offset).Int("partition", m.Partition).Msg("dlq replay: skipped a record that is not a dead letter")
+			opts.Logger.Warn().Err(err).Int64("offset", m.Offset).Int("partition", m.Partition).Msg("dlq replay: skipped a record that cannot be replayed")
 		} else {
 			if err := limiter.Wait(ctx); err != nil {
 				return n, err
@@ -100,10 +100,9 @@ func replayRecord(m kafka.Message, input string) (kafka.Message, error) {
 	if err := json.Unmarshal(m.Value, &dl); err != nil || dl.Reason == "" {
 		return kafka.Message{}, fmt.Errorf("not a dead letter: %v", err)
 	}
-	body := []byte(dl.Message)
-	var s string
-	if json.Unmarshal(dl.Message, &s) == nil {
-		body = []byte(s) // the original was not JSON and was kept as a string
+	body, err := dl.Original()
+	if err != nil {
+		return kafka.Message{}, fmt.Errorf("cannot rebuild the original: %w", err)
 	}
 	out := kafka.Message{Topic: input, Key: m.Key, Value: body}
 	for _, h := range m.Headers {

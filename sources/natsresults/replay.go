@@ -106,10 +106,9 @@ func replayMsg(msg jetstream.Msg, seq uint64, input string) (*nats.Msg, error) {
 	if err := json.Unmarshal(msg.Data(), &dl); err != nil {
 		return nil, fmt.Errorf("not a dead letter: %w", err)
 	}
-	body := []byte(dl.Message)
-	var s string
-	if json.Unmarshal(dl.Message, &s) == nil {
-		body = []byte(s) // the original was not JSON and was kept as a string
+	body, err := dl.Original()
+	if err != nil {
+		return nil, fmt.Errorf("cannot rebuild the original: %w", err)
 	}
 	subject := input
 	if dl.Source.Subject != "" && subjectMatches(input, dl.Source.Subject) {
