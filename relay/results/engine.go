@@ -83,12 +83,12 @@ type engine struct {
 	results  chan posted
 	settled  chan settledItem
 
-	keys     map[string]*keyState
+	keys       map[string]*keyState
 	ready      []*item // heads whose key may POST now, oldest first
 	retryReady []*item // the same for retries, which go first
-	parked   parkHeap
-	byOrigin map[schema.Origin]*item
-	history  map[schema.Origin]history
+	parked     parkHeap
+	byOrigin   map[schema.Origin]*item
+	history    map[schema.Origin]history
 
 	held, heldBytes int
 	reserved        bool // the receiver holds a room token

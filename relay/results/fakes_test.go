@@ -38,9 +38,9 @@ type fakeSource struct {
 	// failAcks makes that many Ack calls fail, like acks sent while NATS reconnects.
 	failAcks int
 	mu       sync.Mutex
-	by      map[uint64]*settlement
-	bodies  map[uint64]string
-	n       uint64
+	by       map[uint64]*settlement
+	bodies   map[uint64]string
+	n        uint64
 }
 
 func newFakeSource() *fakeSource {
