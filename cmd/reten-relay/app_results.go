@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/reten/reten-relay/relay"
 	"github.com/reten/reten-relay/relay/config"
 	"github.com/reten/reten-relay/relay/results"
@@ -36,8 +39,10 @@ func (a *app) buildResults(ctx context.Context, cfg *config.Config, opts appOpti
 	switch rc.Source {
 	case config.SinkNATS:
 		// Dead letters must survive: they go into a stream, created when none captures them.
-		if err := a.nats.EnsureStream(ctx, natssink.StreamSpec{Name: deadLetterStream, Subjects: []string{rc.DeadLetter}}); err != nil {
-			return fmt.Errorf("results.dead_letter: %w", err)
+		if !streamCaptures(ctx, a.nats.Conn(), rc.DeadLetter) {
+			if err := a.nats.EnsureStream(ctx, natssink.StreamSpec{Name: deadLetterStream, Subjects: []string{rc.DeadLetter}}); err != nil {
+				return fmt.Errorf("results.dead_letter: %w", err)
+			}
 		}
 		if rc.Outcomes != "" {
 			if err := a.nats.EnsureStream(ctx, natssink.StreamSpec{Name: outcomeStream, Subjects: []string{rc.Outcomes}}); err != nil {
@@ -91,4 +96,15 @@ func (a *app) buildResults(ctx context.Context, cfg *config.Config, opts appOpti
 	}
 	a.results = p
 	return nil
+}
+
+// streamCaptures reports whether an existing stream captures subject, so the relay binds to
+// it rather than creating an overlapping one (until stream policy has one owner).
+func streamCaptures(ctx context.Context, nc *nats.Conn, subject string) bool {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return false
+	}
+	name, err := js.StreamNameBySubject(ctx, subject)
+	return err == nil && name != ""
 }

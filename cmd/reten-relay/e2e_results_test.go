@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -365,4 +368,58 @@ func get(url string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// peakRSS is this process's peak resident set size in MiB (VmHWM), or 0 when unknown.
+func peakRSS() int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.Atoi(f[1])
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func TestE2E_Results_OversizedResultsAreDeadLetteredTrimmedAndTheRestDelivered(t *testing.T) {
+	const big, size = 300, 1_048_376 // just under NATS's default max_payload of 1 MiB
+	r := startResults(t, "nats", "2s", retensim.WithTasks(20))
+	tasks := r.sim.Tasks()
+	pad := func(i int) []byte {
+		head := fmt.Sprintf(`{"activity_id":"big-%03d","commerce_external_id":"C","occurred_at":"2026-04-11T10:30:00Z","status":"EFFECTIVE","task_result":{"result":"SALE_COMPLETED","comment":"`, i)
+		tail := `"}}`
+		return []byte(head + strings.Repeat("x", size-len(head)-len(tail)) + tail)
+	}
+	for i := range big { // one at a time: 300 MB is more than a publish burst should hold
+		r.produce(t, pad(i))
+	}
+	var valid [][]byte
+	for _, task := range tasks {
+		valid = append(valid, resultBody(task))
+	}
+	r.produce(t, valid...)
+	relaytest.WaitFor(t, 2*time.Minute, "every valid result delivered", func() bool { return delivered(r.sim, tasks) })
+	relaytest.WaitFor(t, 2*time.Minute, "every oversized result dead-lettered", func() bool { return len(r.deadLetters()) == big })
+	for _, dl := range r.deadLetters() {
+		if dl.Reason != schema.ReasonInvalidMessage || !dl.MessageTruncated || dl.MessageBytes != size || len(dl.Message) == 0 {
+			t.Fatalf("dead letter reason %q truncated %v bytes %d", dl.Reason, dl.MessageTruncated, dl.MessageBytes)
+		}
+		if _, err := dl.Original(); !errors.Is(err, schema.ErrTruncatedOriginal) {
+			t.Fatalf("Original() of a truncated dead letter = %v", err)
+		}
+	}
+	ci, err := r.js.Consumer(context.Background(), "RETEN_RESULTS", "reten-relay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	relaytest.WaitFor(t, e2eWait, "nothing left unacked", func() bool {
+		info, err := ci.Info(context.Background())
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+	})
+	t.Logf("%d results of %d bytes dead-lettered (trimmed), %d valid delivered; peak RSS of the test process (NATS, simulator and relay): %d MiB",
+		big, size, len(tasks), peakRSS())
 }

@@ -166,6 +166,12 @@ func (e *engine) park(it *item, due time.Time) {
 // giveBack returns messages to the broker in order, to come again after delay.
 func (e *engine) giveBack(items []*item, delay time.Duration) {
 	e.settling += len(items)
+	for _, it := range items {
+		// Its redelivery may arrive before the give-back is booked: it is new, not a copy.
+		if o := it.m.Origin; e.byOrigin[o] == it {
+			delete(e.byOrigin, o)
+		}
+	}
 	go func() {
 		for _, it := range items {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(e.work), settleTimeout)
