@@ -21,12 +21,12 @@ type Source struct {
 	js  jetstream.JetStream
 	log zerolog.Logger
 
-	mu     sync.Mutex
+	mu      sync.Mutex
 	stream  string
 	cons    jetstream.Consumer
 	ackWait time.Duration // the bound consumer's, which may differ from cfg.AckWait
-	iter   jetstream.MessagesContext
-	closed bool
+	iter    jetstream.MessagesContext
+	closed  bool
 }
 
 // New binds to (or creates) the stream and durable consumer cfg describes, on a connection
