@@ -16,37 +16,51 @@ import (
 func deadLetterBody(dl schema.DeadLetter, original []byte, limit int) []byte {
 	dl.MessageBytes = len(original)
 	text := utf8.Valid(original)
-	switch {
-	case text && len(original) > 0 && json.Valid(original):
-		dl.Message = json.RawMessage(original)
-	case text:
-		dl.Message, _ = json.Marshal(string(original))
-	default:
+	if !text {
 		dl.MessageEncoding = "base64"
-		dl.Message, _ = json.Marshal(base64.StdEncoding.EncodeToString(original))
 	}
-	out, err := json.Marshal(dl)
-	if err == nil && len(out) <= limit {
-		return out
+	// The envelope without the original tells how much room the original has; a big
+	// original is trimmed without encoding it whole first.
+	dl.Message = json.RawMessage(`""`)
+	envelope, _ := json.Marshal(dl)
+	room := limit - len(envelope)
+	switch {
+	case !text:
+		if base64.StdEncoding.EncodedLen(len(original)) <= room {
+			dl.Message, _ = json.Marshal(base64.StdEncoding.EncodeToString(original))
+			return marshal(dl)
+		}
+	case len(original) <= room && len(original) > 0 && json.Valid(original):
+		dl.Message = json.RawMessage(original)
+		return marshal(dl)
+	case len(original) <= room:
+		if b, _ := json.Marshal(string(original)); len(b) <= room+2 {
+			dl.Message = b
+			return marshal(dl)
+		}
 	}
 	// Too big: keep the head of the original, as a string, and say so.
 	dl.MessageTruncated = true
-	keep := len(original) - (len(out) - limit) - 256
+	envelope, _ = json.Marshal(dl)
+	room = limit - len(envelope)
+	keep := room - 16
 	for range 8 {
-		keep = max(0, keep)
-		dl.Message = trimmedOriginal(original, keep, text)
-		out, err = json.Marshal(dl)
-		if err == nil && len(out) <= limit {
-			return out
-		}
-		keep -= max(len(out)-limit, 0) + (keep / 8) + 64 // escaping made it longer: cut more
 		if keep <= 0 {
 			break
 		}
+		dl.Message = trimmedOriginal(original, keep, text)
+		if len(dl.Message) <= room {
+			return marshal(dl)
+		}
+		keep = int(float64(keep) * float64(room) / float64(len(dl.Message)) * 0.98) // escaping made it longer
 	}
 	dl.Message, dl.Error, dl.Response, dl.Headers = json.RawMessage(`""`), trimText(dl.Error, 1024), "", nil
-	out, _ = json.Marshal(dl)
-	return out
+	return marshal(dl)
+}
+
+func marshal(dl schema.DeadLetter) []byte {
+	b, _ := json.Marshal(dl)
+	return b
 }
 
 // trimmedOriginal is a JSON string of at most n bytes of original's head: text cut at a

@@ -106,6 +106,8 @@ func (p *Pipeline) newItem(m schema.Received) *item {
 	case it.rej.Reason == schema.ReasonUnknownResultType:
 		// The tenant may just have added the type: the worker re-reads the types first.
 		it.key, it.revalidate, it.rej = orderingKey(m), true, nil
+	case len(m.Body) > MaxMessageBytes:
+		it.key = "k:" + m.Key // not worth parsing: it goes to the dead letters as it is
 	default:
 		it.key = orderingKey(m)
 	}
