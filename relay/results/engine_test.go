@@ -120,11 +120,11 @@ func TestPipeline_ADeterministic500CostsTheOthersNothing(t *testing.T) {
 }
 
 func TestPipeline_ABufferedResultIsNotRedeliveredPastItsAckDeadline(t *testing.T) {
-	sub := &fakeSubmitter{answer: func(int, []byte) error { time.Sleep(20 * time.Millisecond); return nil }}
+	sub := &fakeSubmitter{answer: func(int, []byte) error { time.Sleep(60 * time.Millisecond); return nil }}
 	h := start(t, sub, func(c *results.Config) { c.Concurrency = 2 })
-	h.src.ackWait = 100 * time.Millisecond
+	h.src.ackWait = 300 * time.Millisecond
 	var seqs []uint64
-	for range 30 { // one activity: they wait behind each other for ~600ms, six ack waits
+	for range 20 { // one activity: they wait behind each other for ~1.2s, four ack waits
 		seqs = append(seqs, h.src.put(resultFor("busy")))
 	}
 	for i := range 10 {

@@ -38,8 +38,8 @@ func (e *engine) add(it *item) {
 	}
 	e.held++
 	e.heldBytes += len(it.m.Body)
-	if a := it.m.AckWait; a > 0 && a/4 < e.keepAlive {
-		e.keepAlive = max(a/4, 10*time.Millisecond)
+	if a := it.m.AckWait; a > 0 && a/8 < e.keepAlive {
+		e.keepAlive = max(a/8, 10*time.Millisecond)
 		e.tick.Reset(e.keepAlive)
 	}
 	if e.draining {
@@ -236,8 +236,8 @@ func (e *engine) forget(it *item) {
 	}
 }
 
-// keepAliveHeld sends InProgress for held messages a third of their ack wait after the
-// last one, lets keys whose head never came back from the broker go on, and forgets old
+// keepAliveHeld sends InProgress for held messages a quarter of their ack wait after the
+// last one (so even a late tick leaves most of the ack wait as margin), lets keys whose head never came back from the broker go on, and forgets old
 // history. It returns how often it should run.
 func (e *engine) keepAliveHeld() time.Duration {
 	now := e.p.cfg.Now()
@@ -248,8 +248,8 @@ func (e *engine) keepAliveHeld() time.Duration {
 		if a <= 0 || it.m.InProgress == nil {
 			continue
 		}
-		every = min(every, max(a/4, 10*time.Millisecond))
-		if now.Sub(it.touched) >= a/3 {
+		every = min(every, max(a/8, 10*time.Millisecond))
+		if now.Sub(it.touched) >= a/4 {
 			it.touched = now
 			calls = append(calls, it.m.InProgress)
 		}
