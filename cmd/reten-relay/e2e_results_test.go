@@ -427,3 +427,29 @@ func TestE2E_Results_OversizedResultsAreDeadLetteredTrimmedAndTheRestDelivered(t
 	t.Logf("%d results of %d bytes dead-lettered (trimmed), %d valid delivered; peak RSS of the test process (NATS, simulator and relay): %d MiB",
 		big, size, len(tasks), peakRSS())
 }
+
+func TestE2E_Results_ResultsWaitingBehindTheirActivityAreNotRedeliveredPastTheAckWait(t *testing.T) {
+	r := startResults(t, "nats", "2s", retensim.WithTasks(1))
+	r.sim.SetLatency(600 * time.Millisecond)
+	task := r.sim.Tasks()[0]
+	const n = 10 // one activity: the last waits ~6s, three times the ack wait of 2s
+	var bodies [][]byte
+	for range n {
+		bodies = append(bodies, resultBody(task))
+	}
+	r.produce(t, bodies...)
+	ci, err := r.js.Consumer(context.Background(), "RETEN_RESULTS", "reten-relay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	relaytest.WaitFor(t, e2eWait, "every result settled", func() bool {
+		info, err := ci.Info(context.Background())
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+	})
+	// The consumer's delivery sequence counts every delivery, redeliveries included.
+	info, _ := ci.Info(context.Background())
+	if info.Delivered.Consumer != n || r.sim.Requests(retensim.EndpointSubmit) != n {
+		t.Fatalf("%d deliveries, %d POSTs for %d results; want one of each per result",
+			info.Delivered.Consumer, r.sim.Requests(retensim.EndpointSubmit), n)
+	}
+}
