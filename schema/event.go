@@ -48,9 +48,13 @@ type Message struct {
 	Destination string
 	// Key is the Kafka record key (the task id for task events); NATS ignores it.
 	Key string
-	// ID is the message id: the Nats-Msg-Id header and the Kafka header ce_id. Empty for
-	// messages that have none.
+	// ID is the message id: the Kafka header ce_id, and on NATS the Nats-Msg-Id header
+	// (as "<ID>/<Route>" when Route is set). Empty for messages that have none.
 	ID string
+	// Route is the name of the route the message was addressed by, "" for messages of no
+	// route. NATS makes it part of Nats-Msg-Id so that two routes into one stream keep
+	// both copies (JetStream dedupes on that header); the CloudEvent id stays the same.
+	Route string
 	// Headers are extra headers; sinks add their own for ID.
 	Headers map[string]string
 	// Body is the payload.

@@ -1,6 +1,9 @@
 package schema
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"errors"
+)
 
 // Task is one item of Reten's task list. Only the id is required; Raw keeps the item's JSON
 // exactly as Reten sent it, because the diff compares and republishes it byte for byte.
@@ -17,9 +20,22 @@ type ListOptions struct {
 	Concurrency int
 	// Query holds extra query parameters (status, channel, scheduled_from, ...).
 	Query map[string]string
-	// Progress, when set, is called after each page with pages done and pages in total.
+	// Progress, when set, is called after each page with pages done and pages in total
+	// (0 while the total is not known: Reten sent no meta).
 	Progress func(done, total int)
+	// MaxTasks bounds a listing: a list that says (meta.total) or shows (pages that do not
+	// end) more tasks fails with an error wrapping ErrTooManyTasks, so that a lying or
+	// broken answer cannot make a walk endless. Default: 1,000,000.
+	MaxTasks int
 }
+
+// DefaultMaxTasks is ListOptions.MaxTasks when it is not set.
+const DefaultMaxTasks = 1_000_000
+
+// ErrTooManyTasks: a listing would hold more than ListOptions.MaxTasks tasks. It is a
+// rejected listing (errors.Is(err, ErrRejected) too): raise tasks.max_tasks or narrow the
+// query.
+var ErrTooManyTasks = errors.New("the task list is larger than the configured maximum")
 
 // TaskListing is the result of listing every page once.
 type TaskListing struct {

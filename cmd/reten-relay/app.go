@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/segmentio/kafka-go"
 
 	"github.com/reten/reten-relay/relay"
 	"github.com/reten/reten-relay/relay/config"
@@ -19,21 +19,18 @@ import (
 	"github.com/reten/reten-relay/relay/results"
 	"github.com/reten/reten-relay/relay/state"
 	"github.com/reten/reten-relay/relay/tasks"
-	"github.com/reten/reten-relay/sinks/embeddednats"
 	"github.com/reten/reten-relay/sinks/kafkasink"
 	"github.com/reten/reten-relay/sinks/natssink"
 	"github.com/reten/reten-relay/sources/reten"
 	"github.com/reten/reten-relay/sources/reten/retensim"
 )
 
-// taskStream is the JetStream stream the relay creates for task subjects when no stream
-// captures them yet (an existing stream is used as it is and never changed).
-const taskStream = "RETEN_TASKS"
-
 // app is one wired relay: every concrete component the config asks for. build creates it,
 // Run runs it until ctx is done and then takes it apart in reverse order.
 type app struct {
 	cfg     *config.Config
+	sec     *security
+	opts    appOptions
 	log     zerolog.Logger
 	health  *ops.Health
 	metrics *ops.Metrics
@@ -50,7 +47,12 @@ type app struct {
 	results  runner
 
 	listener net.Listener
+	httpErrs chan error // a failed HTTP server, for Run
 	closers  []namedCloser
+
+	router      *routerHolder // the tasks routes, for the dispatch receiver
+	dispatchLn  net.Listener
+	dispatchSrv *http.Server
 }
 
 // runner is a pipeline: Run blocks until ctx is done.
@@ -69,12 +71,18 @@ type appOptions struct {
 	simOptions []retensim.Option
 	// simChurn, when set, changes a few simulator tasks this often.
 	simChurn time.Duration
+	// simTasks are added to the simulator before the pipelines start: those a previous
+	// run saved at simStatePath, where this run saves them as they change.
+	simTasks     []retensim.Task
+	simStatePath string
 	// taskHooks are crash-test seams of the poller.
 	taskHooks tasks.Hooks
 	// onCycle is told about every poll cycle (the demo prints them).
 	onCycle func(tasks.CycleReport, error)
 	// onSettled is told about every settled result message (the demo prints them).
 	onSettled func(results.Settled)
+	// kafkaWatch is how often /readyz asks the Kafka brokers (tests shorten it). Default: 5s.
+	kafkaWatch time.Duration
 }
 
 func (a *app) onClose(name string, f func(ctx context.Context) error) {
@@ -94,6 +102,13 @@ func build(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts app
 		return nil, fmt.Errorf("http.listen: %w", err)
 	}
 	a.onClose("http listener", func(context.Context) error { return a.listener.Close() })
+	a.opts = opts
+	if a.sec, err = newSecurity(cfg); err != nil {
+		return nil, err
+	}
+	// Serve /healthz and /readyz from the start: while the brokers are awaited, /healthz is
+	// green and /readyz red with the reason.
+	a.serveHTTP()
 	if err := a.buildReten(cfg, opts); err != nil {
 		return nil, err
 	}
@@ -110,6 +125,11 @@ func build(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts app
 	}
 	if cfg.Results != nil {
 		if err := a.buildResults(ctx, cfg, opts); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Dispatch != nil {
+		if err := a.buildDispatch(cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -143,96 +163,13 @@ func (a *app) buildReten(cfg *config.Config, opts appOptions) error {
 		Timeout:   cfg.Reten.Timeout,
 		MaxConns:  maxConns,
 		UserAgent: userAgent(),
+		TLS:       a.sec.retenTLS,
 	})
 	if err != nil {
 		return fmt.Errorf("reten client: %w", err)
 	}
 	a.client = client
 	return nil
-}
-
-// needsNATS reports whether anything in the config talks to NATS.
-func needsNATS(cfg *config.Config) bool {
-	if cfg.Results != nil && cfg.Results.Source == config.SinkNATS {
-		return true
-	}
-	if cfg.Tasks != nil {
-		for _, r := range cfg.Tasks.Routes {
-			if r.Sink == config.SinkNATS {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// buildNATS starts the embedded server when asked to and connects the NATS sink, creating
-// the task stream when no stream captures the task subjects.
-func (a *app) buildNATS(ctx context.Context, cfg *config.Config) error {
-	if !needsNATS(cfg) {
-		return nil
-	}
-	a.natsURL = cfg.NATS.URL
-	if cfg.NATS.Embedded() {
-		srv, err := embeddednats.Start(embeddednats.Options{
-			Host: cfg.NATS.EmbeddedHost, Port: cfg.NATS.EmbeddedPort, StoreDir: cfg.NATS.StoreDir, SyncAlways: true,
-		})
-		if err != nil {
-			return fmt.Errorf("nats: %w", err)
-		}
-		a.onClose("embedded nats", func(context.Context) error { srv.Shutdown(); return nil })
-		a.natsURL = srv.URL()
-		a.log.Info().Str("url", a.natsURL).Str("store", cfg.NATS.StoreDir).Msg("nats: embedded server with JetStream started")
-	}
-	ncfg := natssink.Config{URL: a.natsURL, Name: cfg.NATS.Name}
-	if subjects := taskSubjects(cfg); len(subjects) > 0 {
-		ncfg.CreateStream = &natssink.StreamSpec{Name: taskStream, Subjects: subjects}
-	}
-	sink, err := natssink.New(ctx, ncfg, natssink.WithLogger(a.log.With().Str("component", "nats").Logger()))
-	if err != nil {
-		return fmt.Errorf("nats %s: %w", a.natsURL, err)
-	}
-	a.nats = sink
-	a.sinks[config.SinkNATS] = sink
-	a.onClose("nats sink", sink.Close)
-	a.health.Register("nats", "connecting")
-	return nil
-}
-
-// taskSubjects turns the NATS routes' subject templates into stream subjects: every
-// {field} becomes the wildcard *, since a rendered value is always one token.
-func taskSubjects(cfg *config.Config) []string {
-	if cfg.Tasks == nil {
-		return nil
-	}
-	var out []string
-	seen := map[string]bool{}
-	for _, r := range cfg.Tasks.Routes {
-		if r.Sink != config.SinkNATS {
-			continue
-		}
-		s := wildcardTemplate(r.Subject)
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func wildcardTemplate(tmpl string) string {
-	var b strings.Builder
-	for {
-		i := strings.IndexByte(tmpl, '{')
-		j := strings.IndexByte(tmpl, '}')
-		if i < 0 || j < i {
-			b.WriteString(tmpl)
-			return b.String()
-		}
-		b.WriteString(tmpl[:i])
-		b.WriteByte('*')
-		tmpl = tmpl[j+1:]
-	}
 }
 
 // buildKafka connects the Kafka sink when brokers are configured and makes sure the static
@@ -244,6 +181,7 @@ func (a *app) buildKafka(ctx context.Context, cfg *config.Config) error {
 	sink, err := kafkasink.New(ctx, kafkasink.Config{
 		Brokers: cfg.Kafka.Brokers, ClientID: cfg.Kafka.ClientID, CreateTopics: cfg.Kafka.CreateTopics,
 		Partitions: cfg.Kafka.TopicPartitions, ReplicationFactor: cfg.Kafka.ReplicationFactor,
+		TLS: a.sec.kafkaTLS, SASL: a.sec.kafkaSASL,
 	}, kafkasink.WithLogger(a.log.With().Str("component", "kafka").Logger()))
 	if err != nil {
 		return fmt.Errorf("kafka: %w", err)
@@ -252,6 +190,9 @@ func (a *app) buildKafka(ctx context.Context, cfg *config.Config) error {
 	a.sinks[config.SinkKafka] = sink
 	a.onClose("kafka sink", sink.Close)
 	a.health.Register("kafka", "connecting")
+	if err := a.checkKafkaSecurity(ctx); err != nil {
+		return err
+	}
 	var topics []string
 	if cfg.Tasks != nil {
 		for _, r := range cfg.Tasks.Routes {
@@ -282,6 +223,12 @@ func (a *app) buildTasks(cfg *config.Config, opts appOptions) error {
 	router, err := tc.NewRouter()
 	if err != nil {
 		return fmt.Errorf("tasks.routes: %w", err)
+	}
+	a.router = &routerHolder{}
+	a.router.set(router)
+	if tc.PollingOff() {
+		a.log.Info().Msg("tasks: interval off: no polling, the routes serve pushed activities")
+		return nil
 	}
 	st, err := state.Open(tc.State)
 	if err != nil {
@@ -326,8 +273,6 @@ func (a *app) Run(ctx context.Context) error {
 	// A pipeline that fails stops the others too: the process exits and is restarted.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := &http.Server{Handler: ops.Handler(a.health, a.metrics), ReadHeaderTimeout: 5 * time.Second}
-	a.log.Info().Str("listen", a.listener.Addr().String()).Msg("http: serving /healthz /readyz /metrics")
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
 	goRun := func(name string, f func(context.Context) error) {
@@ -340,8 +285,10 @@ func (a *app) Run(ctx context.Context) error {
 		}()
 	}
 	go func() {
-		if err := srv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errs <- fmt.Errorf("http: %w", err)
+		select {
+		case err := <-a.httpErrs:
+			errs <- err
+		case <-ctx.Done():
 		}
 	}()
 	goRun("nats health", a.watchNATS)
@@ -352,6 +299,7 @@ func (a *app) Run(ctx context.Context) error {
 	if a.results != nil {
 		goRun("results", a.results.Run)
 	}
+	goRun("dispatch", a.serveDispatch)
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -362,8 +310,20 @@ func (a *app) Run(ctx context.Context) error {
 	wg.Wait()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	_ = srv.Shutdown(shutdownCtx)
 	return errors.Join(runErr, a.close(shutdownCtx))
+}
+
+// serveHTTP serves the operations endpoints on the listener until the app is closed.
+func (a *app) serveHTTP() {
+	srv := &http.Server{Handler: ops.Handler(a.health, a.metrics), ReadHeaderTimeout: 5 * time.Second}
+	a.httpErrs = make(chan error, 1)
+	a.log.Info().Str("listen", a.listener.Addr().String()).Msg("http: serving /healthz /readyz /metrics")
+	go func() {
+		if err := srv.Serve(a.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.httpErrs <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	a.onClose("http server", srv.Shutdown)
 }
 
 // watchNATS keeps the "nats" health component in step with the connection.
@@ -378,7 +338,7 @@ func (a *app) watchNATS(ctx context.Context) error {
 			if a.health.Set("nats", true, "") {
 				a.log.Info().Msg("nats: connected")
 			}
-		} else if a.health.Set("nats", false, "not connected to "+a.natsURL) {
+		} else if a.health.Set("nats", false, natsDownReason(a.natsURL, a.cfg.NATS.NATSAuth(), a.nats.Conn())) {
 			a.log.Warn().Msg("nats: connection lost, reconnecting")
 		}
 		select {
@@ -395,10 +355,10 @@ func (a *app) watchKafka(ctx context.Context) error {
 	if a.kafka == nil {
 		return nil
 	}
-	t := time.NewTicker(5 * time.Second)
+	t := time.NewTicker(cmp.Or(a.opts.kafkaWatch, 5*time.Second))
 	defer t.Stop()
 	for {
-		err := pingKafka(ctx, a.cfg.Kafka.Brokers)
+		err := a.sec.pingKafka(ctx, a.cfg.Kafka.Brokers)
 		if err == nil {
 			if a.health.Set("kafka", true, "") {
 				a.log.Info().Msg("kafka: brokers reachable")
@@ -412,25 +372,6 @@ func (a *app) watchKafka(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
-}
-
-// pingKafka asks the brokers, one after another, for the cluster metadata.
-func pingKafka(ctx context.Context, brokers []string) error {
-	var err error
-	for _, b := range brokers {
-		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		var conn *kafka.Conn
-		conn, err = (&kafka.Dialer{}).DialContext(dctx, "tcp", b)
-		cancel()
-		if err == nil {
-			_, err = conn.Brokers()
-			_ = conn.Close()
-			if err == nil {
-				return nil
-			}
-		}
-	}
-	return err
 }
 
 // close releases everything in reverse order of creation.

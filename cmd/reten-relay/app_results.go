@@ -4,21 +4,11 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/reten/reten-relay/relay"
 	"github.com/reten/reten-relay/relay/config"
 	"github.com/reten/reten-relay/relay/results"
-	"github.com/reten/reten-relay/sinks/natssink"
 	"github.com/reten/reten-relay/sources/kafkaresults"
 	"github.com/reten/reten-relay/sources/natsresults"
-)
-
-// Streams the relay creates for its own NATS outputs when no stream captures them yet.
-const (
-	deadLetterStream = "RETEN_DLQ"
-	outcomeStream    = "RETEN_OUTCOMES"
 )
 
 // buildResults wires the results pipeline: the source of result messages, the sink of dead
@@ -38,19 +28,9 @@ func (a *app) buildResults(ctx context.Context, cfg *config.Config, opts appOpti
 	)
 	switch rc.Source {
 	case config.SinkNATS:
-		// Dead letters must survive: they go into a stream, created when none captures them.
-		if !streamCaptures(ctx, a.nats.Conn(), rc.DeadLetter) {
-			if err := a.nats.EnsureStream(ctx, natssink.StreamSpec{Name: deadLetterStream, Subjects: []string{rc.DeadLetter}}); err != nil {
-				return fmt.Errorf("results.dead_letter: %w", err)
-			}
-		}
-		if rc.Outcomes != "" {
-			if err := a.nats.EnsureStream(ctx, natssink.StreamSpec{Name: outcomeStream, Subjects: []string{rc.Outcomes}}); err != nil {
-				return fmt.Errorf("results.outcomes: %w", err)
-			}
-		}
+		// buildNATS has ensured the input, dead-letter and outcome streams already.
 		src, err := natsresults.New(ctx, a.nats.Conn(), natsresults.Config{
-			Stream: rc.Stream, Subjects: []string{rc.Subject}, Durable: rc.Durable, AckWait: rc.AckWait,
+			Stream: rc.Stream, Subjects: []string{rc.Subject}, StreamLimits: streamLimits(cfg), Durable: rc.Durable, AckWait: rc.AckWait,
 			MaxAckPending: maxPending, FetchBatch: min(256, max(16, 2*rc.Concurrency)), Logger: log,
 		})
 		if err != nil {
@@ -61,6 +41,7 @@ func (a *app) buildResults(ctx context.Context, cfg *config.Config, opts appOpti
 	case config.SinkKafka:
 		src, err := kafkaresults.New(ctx, kafkaresults.Config{
 			Brokers: cfg.Kafka.Brokers, Topic: rc.Topic, Group: rc.Group, Logger: log,
+			TLS: a.sec.kafkaTLS, SASL: a.sec.kafkaSASL,
 		})
 		if err != nil {
 			return fmt.Errorf("results: %w", err)
@@ -96,15 +77,4 @@ func (a *app) buildResults(ctx context.Context, cfg *config.Config, opts appOpti
 	}
 	a.results = p
 	return nil
-}
-
-// streamCaptures reports whether an existing stream captures subject, so the relay binds to
-// it rather than creating an overlapping one (until stream policy has one owner).
-func streamCaptures(ctx context.Context, nc *nats.Conn, subject string) bool {
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return false
-	}
-	name, err := js.StreamNameBySubject(ctx, subject)
-	return err == nil && name != ""
 }

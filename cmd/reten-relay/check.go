@@ -3,15 +3,16 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/segmentio/kafka-go"
+	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/reten/reten-relay/relay/config"
 	"github.com/reten/reten-relay/schema"
+	"github.com/reten/reten-relay/sinks/natsstreams"
 	"github.com/reten/reten-relay/sources/reten"
 	"github.com/reten/reten-relay/sources/reten/retensim"
 )
@@ -19,12 +20,11 @@ import (
 // cmdCheck validates the config, then tries the brokers and the Reten key and reports each:
 // exit 0 when everything works, 1 when something does not, 2 for a bad config.
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("check")
 	path := fs.String("config", "config.yaml", "config file")
 	timeout := fs.Duration("timeout", 10*time.Second, "how long each check may take")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseNoArgs(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	cfg, code := loadConfig(*path, stderr, getenv)
 	if cfg == nil {
@@ -49,25 +49,14 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		if cfg.NATS.Embedded() {
 			report(true, "nats: embedded server (started by run)")
 		} else {
-			nc, err := nats.Connect(cfg.NATS.URL, nats.Name(cfg.NATS.Name+"-check"), nats.Timeout(*timeout))
-			if err != nil {
-				report(false, "nats %s: %v", cfg.NATS.URL, err)
-			} else {
-				_, jsErr := nc.JetStream()
-				report(jsErr == nil, "nats %s: connected (server %s)", nc.ConnectedUrlRedacted(), nc.ConnectedServerVersion())
-				nc.Close()
-			}
+			good, line := checkNATS(cfg, *timeout)
+			report(good, "%s", line)
 		}
+		checkStreams(cctx, cfg, *timeout, report)
 	}
 	if cfg.Kafka.Configured() {
-		conn, err := (&kafka.Dialer{Timeout: *timeout}).DialContext(cctx, "tcp", cfg.Kafka.Brokers[0])
-		if err != nil {
-			report(false, "kafka %s: %v", cfg.Kafka.Brokers[0], err)
-		} else {
-			brokers, err := conn.Brokers()
-			report(err == nil, "kafka %s: connected (%d brokers)", cfg.Kafka.Brokers[0], len(brokers))
-			_ = conn.Close()
-		}
+		good, line := checkKafka(cctx, cfg, *timeout)
+		report(good, "%s", line)
 	}
 
 	base, key := cfg.Reten.BaseURL(), cfg.Reten.APIKey.Reveal()
@@ -81,7 +70,12 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		base, key = sim.URL(), sim.APIKey()
 		fmt.Fprintln(stdout, "  reten: the in-process simulator (reten.url: simulator)")
 	}
-	client, err := reten.New(reten.Config{BaseURL: base, APIKey: reten.APIKey(key), Timeout: cfg.Reten.Timeout, UserAgent: userAgent()})
+	retenTLS, err := cfg.Reten.TLS.ClientConfig()
+	if err != nil {
+		report(false, "reten.tls: %v", err)
+		return exitFailure
+	}
+	client, err := reten.New(reten.Config{BaseURL: base, APIKey: reten.APIKey(key), Timeout: cfg.Reten.Timeout, UserAgent: userAgent(), TLS: retenTLS})
 	if err != nil {
 		report(false, "reten: %v", err)
 		return exitFailure
@@ -100,4 +94,46 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return exitFailure
 	}
 	return exitOK
+}
+
+// checkStreams proves JetStream answers and says per subject the relay uses which stream
+// captures it or what run will create: natsstreams.Plan, the decision run makes.
+func checkStreams(ctx context.Context, cfg *config.Config, timeout time.Duration, report func(bool, string, ...any)) {
+	sinkNeeds, inputNeeds := natsNeeds(cfg)
+	needs := append(sinkNeeds, inputNeeds...)
+	var streams []natsstreams.Stream
+	if cfg.NATS.Embedded() {
+		report(true, "nats: the embedded server has JetStream (its store %s is not inspected here)", cfg.NATS.StoreDir)
+	} else {
+		opts, err := natsSecurity(cfg.NATS)
+		if err != nil {
+			return // checkNATS said why
+		}
+		nc, err := nats.Connect(cfg.NATS.URL, append([]nats.Option{nats.Name(cfg.NATS.Name + "-check"), nats.Timeout(timeout)}, opts...)...)
+		if err != nil {
+			return // checkNATS said why
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err == nil {
+			_, err = js.AccountInfo(ctx)
+		}
+		if err != nil {
+			report(false, "nats: JetStream is not available: %v (the relay needs it for dead letters, outcomes, the results input and at-least-once task routes)", err)
+			return
+		}
+		if streams, err = natsstreams.List(ctx, js); err != nil {
+			report(false, "nats: %v", err)
+			return
+		}
+		report(true, "nats: JetStream available (%d streams)", len(streams))
+	}
+	plan, err := natsstreams.Plan(streams, needs)
+	if err != nil {
+		report(false, "nats streams: %v", err)
+		return
+	}
+	for _, d := range plan {
+		report(true, "nats stream for %s", d)
+	}
 }

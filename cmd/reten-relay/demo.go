@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -26,19 +25,21 @@ import (
 // demoResultSubject is where the demo's sample worker puts its results.
 const demoResultSubject = "reten.results.demo"
 
+// demoDispatchKey is the provider credential the simulator's dispatch configuration sends.
+const demoDispatchKey = "demo-dispatch-key"
+
 // cmdDemo is the zero-setup tour: embedded NATS with JetStream, the simulator with tasks
 // that keep changing, both pipelines with the shipped routing, and a sample worker that
 // answers tasks with results (some deliberately invalid, so dead letters show up).
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("demo")
 	duration := fs.Duration("duration", 30*time.Second, "stop after this long (0: run until Ctrl-C)")
 	nTasks := fs.Int("tasks", 300, "tasks in the simulator")
 	interval := fs.Duration("interval", 2*time.Second, "poll interval")
 	cfgPath := fs.String("config", "config.yaml", "take the task routes from this config, if it exists")
 	verbose := fs.Bool("v", false, "also print the relay's own logs")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseNoArgs(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	dir, err := os.MkdirTemp("", "reten-relay-demo-")
 	if err != nil {
@@ -91,6 +92,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	a.sim.StartChurn(ctx, time.Second, 4)
+	// Reten pushes every new activity to the relay's dispatch receiver, so it shows up as a
+	// "dispatched" event before the next poll reports it as "created".
+	pusher := a.sim.StartDispatch(retensim.DispatchConfig{URL: "http://" + a.dispatchLn.Addr().String(), APIKey: demoDispatchKey, Every: 250 * time.Millisecond})
+	defer pusher.Stop()
 
 	if err := a.Run(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		fmt.Fprintf(stderr, "demo: %v\n", err)
@@ -136,6 +141,8 @@ func demoConfig(dir, path string, interval time.Duration) (*config.Config, error
 	}
 	cfg.Results.Backoff.Initial, cfg.Results.Backoff.Max = 100*time.Millisecond, 2*time.Second
 	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Dispatch = config.DefaultDispatch()
+	cfg.Dispatch.Listen, cfg.Dispatch.APIKey = "127.0.0.1:0", config.NewSecret(demoDispatchKey)
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("demo config: %w", err)
 	}
@@ -157,7 +164,7 @@ func (w *demoWorker) onEvent(m *nats.Msg) {
 		return
 	}
 	w.p.event(m.Subject, ev)
-	if ev.Data.Op == schema.OpDeleted || w.seen.Add(1)%5 != 0 {
+	if ev.Data.Op == schema.OpDeleted || ev.Data.Op == schema.OpDispatched || w.seen.Add(1)%5 != 0 {
 		return
 	}
 	var task struct {
@@ -195,6 +202,8 @@ type demoPrinter struct {
 	firstEvent                           time.Duration
 	events, accepted, already, dead, cyc int
 	quietEvents                          int
+	pushes                               int
+	pushedAt                             map[string]time.Time // activity id → when its push arrived
 }
 
 func (p *demoPrinter) printf(format string, a ...any) {
@@ -239,6 +248,20 @@ func (p *demoPrinter) event(subject string, ev schema.Event) {
 	if len(ev.Data.Changed) > 0 {
 		changed = fmt.Sprintf(" changed %v", ev.Data.Changed)
 	}
+	switch ev.Data.Op {
+	case schema.OpDispatched:
+		p.pushes++
+		if p.pushedAt == nil {
+			p.pushedAt = map[string]time.Time{}
+		}
+		p.pushedAt[ev.Subject] = time.Now()
+		changed = " (pushed by Reten)"
+	case schema.OpCreated:
+		if at, ok := p.pushedAt[ev.Subject]; ok {
+			changed = fmt.Sprintf(" (the push arrived %s earlier)", time.Since(at).Round(time.Millisecond))
+			delete(p.pushedAt, ev.Subject)
+		}
+	}
 	fmt.Fprintf(p.w, "%s event %-8s %s → %s%s\n", p.stamp(), ev.Data.Op, short(ev.Subject), subject, changed)
 }
 
@@ -261,8 +284,8 @@ func (p *demoPrinter) settled(s results.Settled) {
 func (p *demoPrinter) summary() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "\ndemo done after %s: %d poll cycles, %d task events (first after %s), %d results accepted, %d already recorded, %d dead letters\n",
-		time.Since(p.start).Round(100*time.Millisecond), p.cyc, p.events, p.firstEvent.Round(time.Millisecond), p.accepted, p.already, p.dead)
+	fmt.Fprintf(p.w, "\ndemo done after %s: %d poll cycles, %d task events (first after %s, %d pushed by Reten), %d results accepted, %d already recorded, %d dead letters\n",
+		time.Since(p.start).Round(100*time.Millisecond), p.cyc, p.events, p.firstEvent.Round(time.Millisecond), p.pushes, p.accepted, p.already, p.dead)
 }
 
 func short(id string) string {

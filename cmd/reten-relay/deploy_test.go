@@ -134,7 +134,7 @@ func TestDeploy_DockerfileRunsTheShippedConfigAndProbesHealthz(t *testing.T) {
 	}
 	// The commands the image runs must exist.
 	for _, cmd := range []string{"run", "healthcheck"} {
-		if !strings.Contains(usage, "reten-relay "+cmd) {
+		if !strings.Contains(generalUsage(), "reten-relay "+cmd) {
 			t.Errorf("Dockerfile runs %q, which the CLI does not have", cmd)
 		}
 	}

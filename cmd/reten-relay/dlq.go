@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 
@@ -15,17 +14,19 @@ import (
 
 // cmdDLQ is `dlq replay`: dead letters back to the results input, rate-limited.
 func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		args = []string{"replay", "-h"}
+	}
 	if len(args) == 0 || args[0] != "replay" {
-		fmt.Fprintln(stderr, "usage: reten-relay dlq replay [-config config.yaml] [-limit N] [-rate 50]")
+		fmt.Fprintln(stderr, "usage: reten-relay dlq replay [-config config.yaml] [-limit N] [-rate 50]\nRun `reten-relay dlq replay -h` for more.")
 		return exitUsage
 	}
-	fs := flag.NewFlagSet("dlq replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("dlq replay")
 	path := fs.String("config", "config.yaml", "config file")
 	limit := fs.Int("limit", 0, "replay at most this many (0: all there are now)")
 	perSecond := fs.Float64("rate", 50, "messages per second at most")
-	if err := fs.Parse(args[1:]); err != nil {
-		return exitUsage
+	if code, ok := parseNoArgs(fs, args[1:], stdout, stderr); !ok {
+		return code
 	}
 	cfg, code := loadConfig(*path, stderr, getenv)
 	if cfg == nil {
@@ -36,10 +37,15 @@ func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		return exitUsage
 	}
 	log, _ := newLogger(stderr, cfg.Log.Level, cfg.Log.Format)
+	sec, err := newSecurity(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "dlq replay: %v\n", err)
+		return exitFailure
+	}
 	if cfg.Results.Source == config.SinkKafka {
 		n, err := kafkaresults.Replay(ctx, kafkaresults.ReplayOptions{
 			Brokers: cfg.Kafka.Brokers, DeadLetterTopic: cfg.Results.DeadLetter, InputTopic: cfg.Results.Topic,
-			Limit: *limit, Rate: *perSecond, Logger: log,
+			Limit: *limit, Rate: *perSecond, Logger: log, TLS: sec.kafkaTLS, SASL: sec.kafkaSASL,
 		})
 		fmt.Fprintf(stdout, "replayed %d dead letters from %s\n", n, cfg.Results.DeadLetter)
 		if err != nil {
@@ -52,9 +58,9 @@ func cmdDLQ(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 		fmt.Fprintln(stderr, "dlq replay: nats.url is embedded: the server only runs inside `reten-relay run`; point nats.url at it (its embedded_port) to replay")
 		return exitUsage
 	}
-	nc, err := nats.Connect(cfg.NATS.URL, nats.Name(cfg.NATS.Name+"-dlq-replay"))
+	nc, err := nats.Connect(cfg.NATS.URL, append([]nats.Option{nats.Name(cfg.NATS.Name + "-dlq-replay")}, sec.natsOpts...)...)
 	if err != nil {
-		fmt.Fprintf(stderr, "dlq replay: nats %s: %v\n", cfg.NATS.URL, err)
+		fmt.Fprintf(stderr, "dlq replay: %v\n", explainNATS(redactURL(cfg.NATS.URL), cfg.NATS.NATSAuth(), err))
 		return exitFailure
 	}
 	defer nc.Close()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,8 +111,8 @@ func (e *e2e) subscribe() *subscriber {
 			e.t.Errorf("undecodable event on %s: %v", m.Subject, err)
 			return
 		}
-		if m.Header.Get("Nats-Msg-Id") != ev.ID {
-			e.t.Errorf("Nats-Msg-Id %q is not the event id %q", m.Header.Get("Nats-Msg-Id"), ev.ID)
+		if id := m.Header.Get("Nats-Msg-Id"); !strings.HasPrefix(id, ev.ID+"/") {
+			e.t.Errorf("Nats-Msg-Id %q is not the event id %q and a route", id, ev.ID)
 		}
 		s.mu.Lock()
 		defer s.mu.Unlock()

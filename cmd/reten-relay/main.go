@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -38,25 +39,10 @@ func main() {
 // env looks up an environment variable; main passes os.LookupEnv, tests their own.
 type env func(string) (string, bool)
 
-const usage = `reten-relay relays Reten tasks to NATS/Kafka as events, and results back to Reten.
-
-Usage:
-  reten-relay run    [-config config.yaml]     run the pipelines the config enables
-  reten-relay demo   [-duration 30s]           zero-setup tour: embedded NATS + simulator
-  reten-relay sim    [-listen 127.0.0.1:3000]  run the Reten simulator alone
-  reten-relay check  [-config config.yaml]     validate config, try brokers and the Reten key
-  reten-relay routes [-config config.yaml] task.json
-                                               explain which routes a sample task gets
-  reten-relay dlq replay [-config config.yaml] [-limit N] [-rate 50]
-                                               send dead letters back to the results input
-  reten-relay healthcheck [-url URL]           probe a running relay's /healthz (for containers)
-  reten-relay version                          version, commit, Go version
-`
-
 // run dispatches a subcommand and returns the process exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, generalUsage())
 		return exitUsage
 	}
 	cmd, rest := args[0], args[1:]
@@ -76,13 +62,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv en
 	case "healthcheck":
 		return cmdHealthcheck(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
+		if code, ok := parseNoArgs(newFlags("version"), rest, stdout, stderr); !ok {
+			return code
+		}
 		fmt.Fprintln(stdout, versionString())
 		return exitOK
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
+		if len(rest) > 0 && cmd == "help" {
+			if _, ok := lookupCommand(strings.Join(rest, " ")); ok {
+				return run(ctx, append(rest, "-h"), stdout, stderr, getenv)
+			}
+			fmt.Fprintf(stderr, "reten-relay help: unknown command %q\n\n%s", strings.Join(rest, " "), generalUsage())
+			return exitUsage
+		}
+		fmt.Fprint(stdout, generalUsage())
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "reten-relay: unknown command %q\n\n%s", cmd, usage)
+		fmt.Fprintf(stderr, "reten-relay: unknown command %q\n\n%s", cmd, generalUsage())
 		return exitUsage
 	}
 }

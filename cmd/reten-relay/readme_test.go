@@ -52,13 +52,13 @@ func TestREADME_QuickstartIsWhatCIRuns(t *testing.T) {
 func TestREADME_CommandsExist(t *testing.T) {
 	raw, _ := os.ReadFile("../../README.md")
 	for _, m := range regexp.MustCompile("`reten-relay ([a-z]+)").FindAllStringSubmatch(string(raw), -1) {
-		if !strings.Contains(usage, "reten-relay "+m[1]) {
+		if !strings.Contains(generalUsage(), "reten-relay "+m[1]) {
 			t.Errorf("README names `reten-relay %s`, which the CLI does not have", m[1])
 		}
 	}
 	for _, block := range readmeBlocks(t, "sh") {
 		for _, m := range regexp.MustCompile(`reten-relay ([a-z]+)`).FindAllStringSubmatch(block, -1) {
-			if !strings.Contains(usage, "reten-relay "+m[1]) {
+			if !strings.Contains(generalUsage(), "reten-relay "+m[1]) {
 				t.Errorf("README runs `reten-relay %s`, which the CLI does not have", m[1])
 			}
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,15 +13,15 @@ import (
 // cmdRoutes explains which routes a sample task takes: for each op, every route with its
 // rendered subject or topic and key, or why it does not match.
 func cmdRoutes(args []string, stdout, stderr io.Writer, getenv env) int {
-	fs := flag.NewFlagSet("routes", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("routes")
 	path := fs.String("config", "config.yaml", "config file")
-	op := fs.String("op", "", "explain only this op: created, updated or deleted (default: all three)")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	op := fs.String("op", "", "explain only this op: created, updated, deleted or dispatched (default: the first three)")
+	pos, code, ok := parseFlags(fs, args, stdout, stderr)
+	if !ok {
+		return code
 	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: reten-relay routes [-config config.yaml] [-op created] task.json")
+	if len(pos) != 1 {
+		fmt.Fprintln(stderr, "usage: reten-relay routes [-config config.yaml] [-op created] task.json\nRun `reten-relay routes -h` for more.")
 		return exitUsage
 	}
 	cfg, code := loadConfig(*path, stderr, getenv)
@@ -38,14 +37,14 @@ func cmdRoutes(args []string, stdout, stderr io.Writer, getenv env) int {
 		fmt.Fprintf(stderr, "%s: %v\n", *path, err)
 		return exitUsage
 	}
-	raw, err := os.ReadFile(fs.Arg(0))
+	raw, err := os.ReadFile(pos[0])
 	if err != nil {
 		fmt.Fprintf(stderr, "routes: %v\n", err)
 		return exitUsage
 	}
 	task, err := sampleTask(raw)
 	if err != nil {
-		fmt.Fprintf(stderr, "routes: %s: %v\n", fs.Arg(0), err)
+		fmt.Fprintf(stderr, "routes: %s: %v\n", pos[0], err)
 		return exitUsage
 	}
 	ops := []schema.Op{schema.OpCreated, schema.OpUpdated, schema.OpDeleted}

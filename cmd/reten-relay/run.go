@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -20,11 +20,10 @@ import (
 
 // cmdRun runs the pipelines the config enables until ctx is done.
 func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, getenv env) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("run")
 	path := fs.String("config", "config.yaml", "config file")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseNoArgs(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	cfg, code := loadConfig(*path, stderr, getenv)
 	if cfg == nil {
@@ -38,15 +37,41 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	for _, w := range cfg.Warnings() {
 		log.Warn().Msg(w.Error())
 	}
-	// With the in-process simulator, give it tasks that change, so a first `run` shows
-	// the relay at work.
-	opts := appOptions{simOptions: []retensim.Option{retensim.WithTasks(200)}, simChurn: 5 * time.Second}
+	opts, err := runOptions(cfg)
+	if err != nil {
+		log.Error().Err(err).Msg("start-up failed")
+		return exitFailure
+	}
 	return runApp(ctx, cfg, *path, log, getenv, opts)
+}
+
+// runOptions are what `run` adds to the config: with the in-process simulator, tasks that
+// change, so a first `run` shows the relay at work, kept beside the state so that a restart
+// sees the same tasks.
+func runOptions(cfg *config.Config) (appOptions, error) {
+	opts := appOptions{simOptions: []retensim.Option{retensim.WithTasks(200), retensim.WithSeed(1)}, simChurn: 5 * time.Second}
+	if p := simStatePath(cfg); p != "" {
+		saved, err := loadSimTasks(p)
+		if err != nil {
+			return opts, err
+		}
+		if saved != nil {
+			opts.simOptions = []retensim.Option{retensim.WithTasks(0)}
+			opts.simTasks = saved
+		}
+		opts.simStatePath = p
+	}
+	return opts, nil
 }
 
 // runApp builds and runs the relay, reloading routes on SIGHUP and on file change.
 func runApp(ctx context.Context, cfg *config.Config, path string, log zerolog.Logger, getenv env, opts appOptions) int {
 	a, err := build(ctx, cfg, log, opts)
+	if err != nil && ctx.Err() != nil {
+		// SIGINT/SIGTERM while waiting for a broker: a requested stop, not a failure.
+		log.Info().Err(err).Msg("stopped during start-up")
+		return exitOK
+	}
 	if err != nil {
 		log.Error().Err(err).Msg("start-up failed")
 		return exitFailure
@@ -54,8 +79,37 @@ func runApp(ctx context.Context, cfg *config.Config, path string, log zerolog.Lo
 	if path != "" {
 		go a.watchConfig(ctx, path, getenv)
 	}
-	if a.sim != nil && opts.simChurn > 0 {
-		a.sim.StartChurn(ctx, opts.simChurn, 3)
+	if a.sim != nil {
+		for _, t := range opts.simTasks {
+			a.sim.AddTask(t)
+		}
+		if opts.simChurn > 0 {
+			a.sim.StartChurn(ctx, opts.simChurn, 3)
+		}
+		if opts.simStatePath != "" {
+			var mu sync.Mutex
+			save := func() {
+				mu.Lock()
+				defer mu.Unlock()
+				if err := saveSimTasks(opts.simStatePath, a.sim); err != nil {
+					log.Warn().Err(err).Msg("simulator tasks not saved")
+				}
+			}
+			save()
+			defer save()
+			go func() {
+				t := time.NewTicker(max(opts.simChurn, time.Second))
+				defer t.Stop()
+				for {
+					select {
+					case <-ctx.Done():
+						return
+					case <-t.C:
+						save()
+					}
+				}
+			}()
+		}
 	}
 	if err := a.Run(ctx); err != nil {
 		log.Error().Err(err).Msg("stopped with an error")
@@ -124,7 +178,7 @@ func (a *app) reload(path string, getenv env, why string) {
 		}
 		return
 	}
-	if a.poller == nil || cfg.Tasks == nil {
+	if a.router == nil || cfg.Tasks == nil {
 		log.Warn().Msg("config reloaded: only tasks.routes change at run time; restart for other changes")
 		return
 	}
@@ -139,7 +193,14 @@ func (a *app) reload(path string, getenv env, why string) {
 			return
 		}
 	}
-	a.poller.SetRouter(router)
+	if err := a.reloadStreams(context.Background(), cfg); err != nil {
+		log.Error().Err(err).Msg("config reload refused")
+		return
+	}
+	if a.poller != nil {
+		a.poller.SetRouter(router)
+	}
+	a.router.set(router)
 	log.Info().Int("routes", len(cfg.Tasks.Routes)).Msg("config reloaded: new routes apply from the next cycle")
 }
 

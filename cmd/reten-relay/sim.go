@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -12,15 +11,14 @@ import (
 
 // cmdSim runs the Reten simulator alone, for local development against the relay.
 func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("sim")
 	listen := fs.String("listen", "127.0.0.1:3000", "address to listen on")
 	tasks := fs.Int("tasks", 200, "tasks to seed")
 	churnEvery := fs.Duration("churn", 5*time.Second, "change some tasks this often (0: never)")
 	churnN := fs.Int("churn-n", 3, "changes per churn tick")
-	seed := fs.Int64("seed", 0, "random seed (0: random)")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	seed := fs.Int64("seed", 1, "random seed: the same seed gives the same tasks and changes (0: a random one)")
+	if code, ok := parseNoArgs(fs, args, stdout, stderr); !ok {
+		return code
 	}
 	opts := []retensim.Option{retensim.WithTasks(*tasks)}
 	if *seed != 0 {

@@ -18,6 +18,9 @@ type Config struct {
 	Tasks *TasksConfig `yaml:"tasks,omitempty"`
 	// Results configures the results pipeline. Default: nil (section absent: pipeline off).
 	Results *ResultsConfig `yaml:"results,omitempty"`
+	// Dispatch is the push receiver Reten's dispatch configuration POSTs activities to.
+	// Default: nil (section absent: no receiver).
+	Dispatch *DispatchConfig `yaml:"dispatch,omitempty"`
 	// HTTP is the operations endpoint (/healthz, /readyz, /metrics).
 	HTTP HTTPConfig `yaml:"http"`
 	// Log configures logging.
@@ -37,6 +40,8 @@ type RetenConfig struct {
 	APIKey Secret `yaml:"api_key"`
 	// Timeout bounds every HTTP request to Reten. Default: 15s.
 	Timeout time.Duration `yaml:"timeout"`
+	// TLS adds a CA for a TLS-intercepting proxy (HTTPS_PROXY and NO_PROXY are honoured).
+	TLS RetenTLSConfig `yaml:"tls"`
 }
 
 // NATSConfig is the NATS connection.
@@ -52,6 +57,21 @@ type NATSConfig struct {
 	EmbeddedHost string `yaml:"embedded_host"`
 	// EmbeddedPort is the port of the embedded server; -1 picks a free one. Default: -1.
 	EmbeddedPort int `yaml:"embedded_port"`
+	// Streams bound the JetStream streams the relay creates.
+	Streams StreamsConfig `yaml:"streams"`
+	// Creds is a NATS credentials file (user JWT + nkey seed). At most one of Creds,
+	// NKeySeed, User+Password and Token is set (see secure.go). Default: "".
+	Creds string `yaml:"creds"`
+	// NKeySeed is a user nkey seed (SU...). Default: "".
+	NKeySeed Secret `yaml:"nkey_seed"`
+	// User and Password authenticate with a user name and password. Default: "".
+	User string `yaml:"user"`
+	// Password goes with User. Default: "".
+	Password Secret `yaml:"password"`
+	// Token is an authentication token. Default: "".
+	Token Secret `yaml:"token"`
+	// TLS verifies the server and may present a client certificate. Default: off.
+	TLS NATSTLSConfig `yaml:"tls"`
 }
 
 // KafkaConfig is the Kafka connection.
@@ -68,6 +88,10 @@ type KafkaConfig struct {
 	ReplicationFactor int `yaml:"replication_factor"`
 	// ClientID identifies the relay to the brokers. Default: "reten-relay".
 	ClientID string `yaml:"client_id"`
+	// TLS connects to the brokers with TLS. Default: off.
+	TLS KafkaTLSConfig `yaml:"tls"`
+	// SASL authenticates to the brokers. Default: off.
+	SASL KafkaSASLConfig `yaml:"sasl"`
 }
 
 // Configured reports whether Kafka brokers are set.
@@ -75,7 +99,8 @@ func (k KafkaConfig) Configured() bool { return len(k.Brokers) > 0 }
 
 // TasksConfig configures the tasks pipeline.
 type TasksConfig struct {
-	// Interval between two listings. Default: 30s.
+	// Interval between two listings, or "off" (IntervalOff) for a push-only relay that
+	// keeps the routes and sinks but never polls. Default: 30s.
 	Interval time.Duration `yaml:"interval"`
 	// PageSize is sent as per_page, 1..100. Default: 100.
 	PageSize int `yaml:"page_size"`
@@ -187,7 +212,8 @@ type HTTPConfig struct {
 type LogConfig struct {
 	// Level is debug, info, warn or error. Default: "info".
 	Level string `yaml:"level"`
-	// Format is json or console. Default: "json".
+	// Format is auto (console on a terminal, JSON otherwise), json or console (colours only on a
+	// terminal). Default: "auto".
 	Format string `yaml:"format"`
 }
 
@@ -214,10 +240,10 @@ func DefaultConfig() *Config {
 	return &Config{
 		Reten: RetenConfig{URL: RetenSimulator, Timeout: 15 * time.Second},
 		NATS: NATSConfig{URL: NATSEmbedded, Name: "reten-relay", StoreDir: "./data/nats",
-			EmbeddedHost: "127.0.0.1", EmbeddedPort: -1},
+			EmbeddedHost: "127.0.0.1", EmbeddedPort: -1, Streams: DefaultStreams()},
 		Kafka: KafkaConfig{TopicPartitions: 1, ReplicationFactor: 1, ClientID: "reten-relay"},
 		HTTP:  HTTPConfig{Listen: "127.0.0.1:8080"},
-		Log:   LogConfig{Level: "info", Format: "json"},
+		Log:   LogConfig{Level: "info", Format: "auto"},
 	}
 }
 

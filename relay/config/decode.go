@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -10,10 +11,28 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// source remembers the file and the line of every key decoded, for error messages.
+// source remembers the file and the line of every key decoded, and the environment
+// variables each value came from, for error messages.
 type source struct {
 	file  string
 	lines map[string]int
+	vars  map[string][]string
+}
+
+// varRef finds the names in ${NAME}, ${NAME:-default} and ${NAME:?message}.
+var varRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`)
+
+// fromEnv is what a message about path adds when its value came from the environment:
+// the line alone would blame the file for what the environment said.
+func (s *source) fromEnv(path string) string {
+	if s == nil || len(s.vars[path]) == 0 {
+		return ""
+	}
+	names := make([]string, len(s.vars[path]))
+	for i, n := range s.vars[path] {
+		names[i] = "${" + n + "}"
+	}
+	return " (set by " + strings.Join(names, ", ") + ")"
 }
 
 // line returns the line of path, or of its nearest ancestor present in the file (a key
@@ -50,6 +69,7 @@ const maxNodes = 100_000
 var (
 	durationType = reflect.TypeFor[time.Duration]()
 	secretType   = reflect.TypeFor[Secret]()
+	byteSizeType = reflect.TypeFor[ByteSize]()
 )
 
 // decoder walks a yaml.v3 node tree into a Go value, strictly, recording lines.
@@ -61,7 +81,7 @@ type decoder struct {
 }
 
 func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
-	d.errs = append(d.errs, &Error{File: d.src.file, Line: n.Line, Field: path, Msg: fmt.Sprintf(format, args...)})
+	d.errs = append(d.errs, &Error{File: d.src.file, Line: n.Line, Field: path, Msg: fmt.Sprintf(format, args...) + d.src.fromEnv(path)})
 }
 
 // join appends key to path; a key that is empty or holds characters other than letters,
@@ -126,12 +146,28 @@ func (d *decoder) decode(n *yaml.Node, path string, v reflect.Value) {
 		if !ok {
 			return
 		}
+		if s == "off" && path == "tasks.interval" {
+			v.SetInt(int64(IntervalOff))
+			return
+		}
 		dur, err := time.ParseDuration(s)
 		if err != nil {
-			d.fail(n, path, "want a duration like 30s or 5m, got %q", s)
+			d.fail(n, path, "want a duration like 30s or 5m%s, got %q", offHint(path), s)
 			return
 		}
 		v.SetInt(int64(dur))
+		return
+	case v.Type() == byteSizeType:
+		s, ok := d.scalar(n, path, "a size like 1MiB")
+		if !ok {
+			return
+		}
+		size, err := ParseByteSize(s)
+		if err != nil {
+			d.fail(n, path, "%s", err)
+			return
+		}
+		v.SetInt(int64(size))
 		return
 	case v.Type() == secretType:
 		if s, ok := d.scalar(n, path, "a string"); ok {
@@ -196,9 +232,16 @@ func (d *decoder) scalar(n *yaml.Node, path, want string) (string, bool) {
 		d.fail(n, path, "want %s, got %s", want, describe(n))
 		return "", false
 	}
+	for _, m := range varRef.FindAllStringSubmatch(n.Value, -1) {
+		if d.src.vars == nil {
+			d.src.vars = map[string][]string{}
+		}
+		d.src.vars[path] = append(d.src.vars[path], m[1])
+	}
 	s, err := expand(n.Value, d.getenv)
 	if err != nil {
-		d.fail(n, path, "%s", err)
+		// The message names the variable already.
+		d.errs = append(d.errs, &Error{File: d.src.file, Line: n.Line, Field: path, Msg: err.Error()})
 		return "", false
 	}
 	return s, true
@@ -256,4 +299,12 @@ func (d *decoder) key(k *yaml.Node, path string) (string, bool) {
 		return "", false
 	}
 	return k.Value, true
+}
+
+// offHint names the one duration that may also be "off".
+func offHint(path string) string {
+	if path == "tasks.interval" {
+		return ` (or "off")`
+	}
+	return ""
 }

@@ -37,13 +37,33 @@ func Load(file string, data []byte, getenv func(string) (string, bool)) (*Config
 	cfg.src = src
 	d := &decoder{src: src, getenv: getenv}
 	d.decode(root, "", reflect.ValueOf(cfg).Elem())
-	if len(d.errs) > 0 {
-		return nil, d.errs.sorted()
-	}
-	if err := cfg.Validate(); err != nil {
+	// Validate even when decoding failed, so one pass reports every problem. A key that
+	// did not decode keeps its default; what validation says about it (or about what lies
+	// under it) would only repeat the decoding problem, so it is left out.
+	errs = append(errs, d.errs...)
+	var verrs Errors
+	if err := cfg.Validate(); err != nil && !errors.As(err, &verrs) {
 		return nil, err
 	}
+	for _, ve := range verrs {
+		if !underAny(ve.Field, d.errs) {
+			errs = append(errs, ve)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errs.sorted()
+	}
 	return cfg, nil
+}
+
+// underAny reports whether field is one of the fields of errs or lies under one of them.
+func underAny(field string, errs Errors) bool {
+	for _, e := range errs {
+		if field == e.Field || strings.HasPrefix(field, e.Field+".") || strings.HasPrefix(field, e.Field+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // yamlLine finds the line in yaml.v3's own messages ("yaml: line 3: ...").

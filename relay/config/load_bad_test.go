@@ -30,11 +30,11 @@ func TestLoad_ReportsEveryProblemWithFileLineAndField(t *testing.T) {
 		{"a list at the top", "- reten\n", nil,
 			`config.yaml:1: config: want a mapping of sections (reten, nats, tasks, ...), got a list`},
 		{"an unknown section", "retne:\n  url: simulator\n", nil,
-			`config.yaml:1: retne: unknown key; known keys are reten, nats, kafka, tasks, results, http, log`},
+			`config.yaml:1: retne: unknown key; known keys are reten, nats, kafka, tasks, results, dispatch, http, log`},
 		{"an unknown key in a section", `reten:
   url: simulator
   apikey: x
-`, nil, `config.yaml:3: reten.apikey: unknown key; known keys are url, api_key, timeout`},
+`, nil, `config.yaml:3: reten.apikey: unknown key; known keys are url, api_key, timeout, tls`},
 		{"a duplicate key", `log:
   level: info
   level: debug
@@ -42,7 +42,7 @@ func TestLoad_ReportsEveryProblemWithFileLineAndField(t *testing.T) {
 		{"a bad duration", `tasks:
   interval: banana
   routes: [{name: a, sink: nats, subject: x}]
-`, nil, `config.yaml:2: tasks.interval: want a duration like 30s or 5m, got "banana"`},
+`, nil, `config.yaml:2: tasks.interval: want a duration like 30s or 5m (or "off"), got "banana"`},
 		{"a duration without unit", "reten:\n  timeout: 15\n", nil,
 			`config.yaml:2: reten.timeout: want a duration like 30s or 5m, got "15"`},
 		{"a list where an integer belongs", `tasks:
@@ -125,12 +125,26 @@ func TestLoad_ReportsEveryProblemWithFileLineAndField(t *testing.T) {
       sink: nats
       subject: x
       when: {op: [created, removed]}
-`, nil, `config.yaml:6: tasks.routes[0].when.op[1]: must be one of created, updated, deleted, got "removed"`},
+`, nil, `config.yaml:6: tasks.routes[0].when.op[1]: must be one of created, updated, deleted, dispatched, got "removed"`},
 		{"a route feeding the results input", `tasks:
   routes: [{name: a, sink: nats, subject: "reten.results.{op}"}]
 results:
   dead_letter: reten.dlq
 `, nil, `config.yaml:2: tasks.routes[0].subject: "reten.results.{op}" overlaps results.subject "reten.results.>": task events would be read back as results`},
+		{"a two-fields-in-one-token route feeding the results input", `tasks:
+  routes: [{name: a, sink: nats, subject: "reten.results.{op}_{channel}"}]
+results:
+  subject: reten.results.*
+  dead_letter: reten.dlq
+`, nil, `config.yaml:2: tasks.routes[0].subject: "reten.results.{op}_{channel}" overlaps results.subject "reten.results.*": task events would be read back as results`},
+		{"a bad stream size", "nats:\n  streams: {max_bytes: 1 GB-ish}\n", nil,
+			`config.yaml:2: nats.streams.max_bytes: want a size like 1MiB, 512KiB or 1048576, got "1 GB-ish"`},
+		{"the results input named like the dead-letter stream", "results:\n  stream: RETEN_DLQ\n  dead_letter: reten.dlq\n", nil,
+			`config.yaml:2: results.stream: "RETEN_DLQ" is the stream the relay creates for its own task events, dead letters or outcomes; name the input's stream differently`},
+		{"an unbounded stream age", "nats:\n  streams: {max_age: 0s}\n", nil,
+			`config.yaml:2: nats.streams.max_age: must be >= 1m, got 0s`},
+		{"a bad stream storage and fallback", "nats:\n  streams:\n    storage: disk\n    uncaptured_tasks: drop\n", nil,
+			"config.yaml:3: nats.streams.storage: must be one of file, memory, got \"disk\"\nconfig.yaml:4: nats.streams.uncaptured_tasks: must be one of create, core, got \"drop\""},
 		{"results without dead letter", "results:\n  subject: in.>\n", nil,
 			`config.yaml:1: results.dead_letter: is required (a subject for messages that cannot be delivered)`},
 		{"a dead letter subject overlapping the input", "results:\n  subject: in.*.x\n  dead_letter: in.dlq.>\n", nil,
@@ -156,15 +170,15 @@ results:
 		{"a bad listen address", "http:\n  listen: localhost\n", nil,
 			`config.yaml:2: http.listen: want host:port, got "localhost"`},
 		{"a bad log format", "log:\n  format: xml\n", nil,
-			`config.yaml:2: log.format: must be one of json, console, got "xml"`},
+			`config.yaml:2: log.format: must be one of auto, json, console, got "xml"`},
 		{"an unterminated variable", "reten:\n  url: ${RETEN_URL\n", nil,
 			`config.yaml:2: reten.url: unterminated ${ in "${RETEN_URL"`},
 		{"a required variable that is unset", "reten:\n  api_key: ${RETEN_API_KEY:?set your key}\n", nil,
 			`config.yaml:2: reten.api_key: environment variable RETEN_API_KEY: set your key`},
 		{"a variable expanding to a bad value", "tasks:\n  interval: ${POLL}\n  routes: [{name: a, sink: nats, subject: x}]\n", env{"POLL": "soon"},
-			`config.yaml:2: tasks.interval: want a duration like 30s or 5m, got "soon"`},
+			`config.yaml:2: tasks.interval: want a duration like 30s or 5m (or "off"), got "soon" (set by ${POLL})`},
 		{"merge keys", "base: &b {level: info}\nlog:\n  <<: *b\n", nil,
-			"config.yaml:1: base: unknown key; known keys are reten, nats, kafka, tasks, results, http, log\n" +
+			"config.yaml:1: base: unknown key; known keys are reten, nats, kafka, tasks, results, dispatch, http, log\n" +
 				"config.yaml:3: log.<<: merge keys are not supported"},
 		{"several problems, all reported in line order", `log:
   level: loud
@@ -172,7 +186,7 @@ results:
 http:
   listen: nowhere
 `, nil, "config.yaml:2: log.level: must be one of debug, info, warn, error, got \"loud\"\n" +
-			"config.yaml:3: log.format: must be one of json, console, got \"xml\"\n" +
+			"config.yaml:3: log.format: must be one of auto, json, console, got \"xml\"\n" +
 			"config.yaml:5: http.listen: want host:port, got \"nowhere\""},
 		{"several decode errors at once", `reten:
   timeout: soon

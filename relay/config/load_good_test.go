@@ -74,7 +74,8 @@ func TestLoad_DecodesEveryKey(t *testing.T) {
 	want := config.Config{
 		Reten: config.RetenConfig{URL: "https://reten.example.com", APIKey: config.NewSecret("rtn_sk_test"), Timeout: 5 * time.Second},
 		NATS: config.NATSConfig{URL: "nats://127.0.0.1:4222,nats://127.0.0.1:4223", Name: "relay-1",
-			StoreDir: "./data/nats", EmbeddedHost: "127.0.0.1", EmbeddedPort: -1},
+			StoreDir: "./data/nats", EmbeddedHost: "127.0.0.1", EmbeddedPort: -1,
+			Streams: config.StreamsConfig{MaxAge: 48 * time.Hour, MaxBytes: 512 << 20, Replicas: 3, Storage: "memory", UncapturedTasks: "core"}},
 		Kafka: config.KafkaConfig{Brokers: []string{"127.0.0.1:9092", "[::1]:9093"}, CreateTopics: true,
 			TopicPartitions: 3, ReplicationFactor: 1, ClientID: "relay-1"},
 		Tasks: &config.TasksConfig{Interval: 10 * time.Second, PageSize: 50, Concurrency: 8,

@@ -32,22 +32,6 @@ func natsSubject(s string, wildcards bool) error {
 	return nil
 }
 
-// subjectsOverlap reports whether some subject matches both patterns (which may contain
-// the wildcards '*' and '>').
-func subjectsOverlap(a, b string) bool {
-	ta, tb := strings.Split(a, "."), strings.Split(b, ".")
-	for len(ta) > 0 && len(tb) > 0 {
-		if ta[0] == ">" || tb[0] == ">" {
-			return true // '>' takes one or more tokens, and the other side has at least one
-		}
-		if ta[0] != "*" && tb[0] != "*" && ta[0] != tb[0] {
-			return false
-		}
-		ta, tb = ta[1:], tb[1:]
-	}
-	return len(ta) == 0 && len(tb) == 0
-}
-
 // kafkaTopic checks a Kafka topic name.
 func kafkaTopic(s string) error {
 	switch {

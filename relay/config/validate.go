@@ -19,7 +19,7 @@ func (v *validator) add(path, format string, args ...any) {
 	if v.src != nil {
 		file = v.src.file
 	}
-	v.errs = append(v.errs, &Error{File: file, Line: v.src.line(path), Field: path, Msg: fmt.Sprintf(format, args...)})
+	v.errs = append(v.errs, &Error{File: file, Line: v.src.line(path), Field: path, Msg: fmt.Sprintf(format, args...) + v.src.fromEnv(path)})
 }
 
 // check adds err (if any) as the problem of path.
@@ -56,15 +56,19 @@ func (c *Config) Validate() error {
 	v := &validator{src: c.src}
 	c.validateReten(v)
 	c.validateBrokers(v)
+	c.validateSecure(v)
 	if c.Tasks != nil {
 		c.validateTasks(v)
 	}
 	if c.Results != nil {
 		c.validateResults(v)
 	}
+	if c.Dispatch != nil {
+		c.validateDispatch(v)
+	}
 	v.check("http.listen", hostPort(c.HTTP.Listen))
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
-	v.oneOf("log.format", c.Log.Format, "json", "console")
+	v.oneOf("log.format", c.Log.Format, "auto", "json", "console")
 	if len(v.errs) > 0 {
 		return v.errs.sorted()
 	}
@@ -98,6 +102,7 @@ func (c *Config) validateBrokers(v *validator) {
 			v.add("nats.embedded_port", "must be -1 (any free port) or 0..65535, got %d", c.NATS.EmbeddedPort)
 		}
 	}
+	c.validateStreams(v)
 	k := c.Kafka
 	for i, b := range k.Brokers {
 		v.check(fmt.Sprintf("kafka.brokers[%d]", i), hostPort(b))
@@ -120,6 +125,7 @@ func (c *Config) Warnings() Errors {
 	if key := c.Reten.APIKey.Reveal(); key != "" && !strings.HasPrefix(key, "rtn_sk_") {
 		v.add("reten.api_key", `does not start with "rtn_sk_"; is it a Reten API key?`)
 	}
+	c.secureWarnings(v)
 	if c.Tasks == nil && c.Results == nil {
 		v.add("config", "neither tasks nor results is configured: the relay has nothing to do")
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/reten/reten-relay/internal/subjects"
 	"github.com/reten/reten-relay/relay/routing"
 )
 
@@ -14,7 +15,9 @@ var queryReserved = []string{"page", "per_page", "limit"}
 
 func (c *Config) validateTasks(v *validator) {
 	t := c.Tasks
-	v.positive("tasks.interval", t.Interval)
+	if !t.PollingOff() {
+		v.positive("tasks.interval", t.Interval)
+	}
 	v.between("tasks.page_size", t.PageSize, 1, 100)
 	v.between("tasks.concurrency", t.Concurrency, 1, 32)
 	for _, k := range slices.Sorted(maps.Keys(t.Query)) {
@@ -101,7 +104,7 @@ func (c *Config) validateRoute(v *validator, path string, r RouteConfig) {
 		}
 		if field == "op" {
 			for j, op := range values {
-				v.oneOf(fmt.Sprintf("%s[%d]", fpath, j), op, "created", "updated", "deleted")
+				v.oneOf(fmt.Sprintf("%s[%d]", fpath, j), op, "created", "updated", "deleted", "dispatched")
 			}
 		}
 	}
@@ -139,21 +142,10 @@ func (c *Config) validateDestination(v *validator, path, sink, tmpl string) {
 		return
 	}
 	if r := c.Results; r != nil && r.Source == SinkNATS && natsSubject(r.Subject, true) == nil {
-		if pattern := wildcardPlaceholders(t); subjectsOverlap(pattern, r.Subject) {
+		if subjects.Overlap(t.StreamSubject(), r.Subject) {
 			v.add(path, "%q overlaps results.subject %q: task events would be read back as results", tmpl, r.Subject)
 		}
 	}
-}
-
-// wildcardPlaceholders turns every token holding a placeholder into '*'.
-func wildcardPlaceholders(t *routing.Template) string {
-	tokens := strings.Split(t.Literal("\x00"), ".")
-	for i, tok := range tokens {
-		if strings.Contains(tok, "\x00") {
-			tokens[i] = "*"
-		}
-	}
-	return strings.Join(tokens, ".")
 }
 
 func (c *Config) validateResults(v *validator) {
@@ -226,7 +218,7 @@ func (c *Config) validateResultOutput(v *validator, path, dest string, required 
 		v.add(path, "%s", err)
 		return
 	}
-	if natsSubject(r.Subject, true) == nil && subjectsOverlap(dest, r.Subject) {
+	if natsSubject(r.Subject, true) == nil && subjects.Overlap(dest, r.Subject) {
 		v.add(path, "%q overlaps results.subject %q: it would be read back as input", dest, r.Subject)
 	}
 }

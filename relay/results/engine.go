@@ -91,8 +91,8 @@ type engine struct {
 	history    map[schema.Origin]history
 
 	held, heldBytes int
-	reserved        bool // the receiver holds a room token
-	inflight        int  // POSTs
+	granted         int // room tokens given to the receiver and not yet back with a message
+	inflight        int // POSTs
 	settling        int  // settle goroutines
 	receiving       bool
 	draining        bool
@@ -110,7 +110,7 @@ type engine struct {
 func newEngine(p *Pipeline, stop, work context.Context) *engine {
 	return &engine{
 		p: p, stop: stop, work: work,
-		room: make(chan struct{}), in: make(chan *item), dispatch: make(chan *item),
+		room: make(chan struct{}, roomBatch), in: make(chan *item), dispatch: make(chan *item),
 		results: make(chan posted, p.cfg.Concurrency), settled: make(chan settledItem, 64),
 		keys: map[string]*keyState{}, byOrigin: map[schema.Origin]*item{}, history: map[schema.Origin]history{},
 		receiving: true, lim: newLimiter(p.cfg.Concurrency), keepAlive: time.Second,
@@ -127,6 +127,7 @@ func (e *engine) run() {
 	defer close(e.dispatch)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	var timerAt time.Time
 	e.tick = time.NewTicker(e.keepAlive)
 	defer e.tick.Stop()
 	stopped := e.stop.Done()
@@ -135,36 +136,35 @@ func (e *engine) run() {
 			return
 		}
 		e.dispatchHopeless()
-		var room chan struct{}
-		if e.receiving && !e.draining && !e.reserved && !e.authPaused &&
-			e.held < e.p.cfg.MaxBuffered && e.heldBytes < e.p.cfg.MaxBufferedBytes {
-			room = e.room
-		}
+		e.grantRoom()
 		var out chan *item
 		var next *item
 		if it := e.nextToPost(); it != nil {
 			out, next = e.dispatch, it
 		}
-		timer.Reset(e.wakeIn())
+		if at := e.wakeAt(); !at.IsZero() && !at.Equal(timerAt) {
+			timer.Reset(max(time.Until(at), time.Millisecond))
+			timerAt = at
+		}
 		select {
-		case room <- struct{}{}:
-			e.reserved = true
 		case it, ok := <-e.in:
 			if !ok {
 				e.receiving, e.in = false, nil
 				continue
 			}
-			e.reserved = false
+			e.granted--
 			if it != nil {
 				e.add(it)
 			}
 		case out <- next:
 			e.posting(next)
+			e.dispatchMore()
 		case r := <-e.results:
 			e.onPosted(r)
 		case s := <-e.settled:
 			e.onSettled(s)
 		case <-timer.C:
+			timerAt = time.Time{}
 			e.wake()
 		case <-e.tick.C:
 			if d := e.keepAliveHeld(); d != e.keepAlive {
@@ -174,6 +174,39 @@ func (e *engine) run() {
 		case <-stopped:
 			stopped = nil
 			e.drain()
+		}
+	}
+}
+
+// roomBatch is how many receive tokens the loop grants ahead, so the receiver rarely waits
+// for a turn of the loop.
+const roomBatch = 16
+
+// grantRoom keeps the receiver's tokens topped up while there is room, and takes back the
+// unused ones when there is none (auth pause, byte cap, shutdown).
+func (e *engine) grantRoom() {
+	open := e.receiving && !e.draining && !e.authPaused && e.heldBytes < e.p.cfg.MaxBufferedBytes
+	for open && e.held+e.granted < e.p.cfg.MaxBuffered && len(e.room) < cap(e.room) {
+		e.room <- struct{}{}
+		e.granted++
+	}
+	for !open && len(e.room) > 0 {
+		select {
+		case <-e.room:
+			e.granted--
+		default:
+		}
+	}
+}
+
+// dispatchMore hands further messages to idle workers without another turn of the loop.
+func (e *engine) dispatchMore() {
+	for it := e.nextToPost(); it != nil; it = e.nextToPost() {
+		select {
+		case e.dispatch <- it:
+			e.posting(it)
+		default:
+			return
 		}
 	}
 }
@@ -202,22 +235,27 @@ func (p *Pipeline) post(ctx context.Context, it *item) posted {
 	return r
 }
 
-// wakeIn is how long until the loop must look at the clock again.
-func (e *engine) wakeIn() time.Duration {
-	now := e.p.cfg.Now()
-	d := time.Hour
+// wakeAt is when the loop must look at the clock again; zero when nothing waits on it.
+func (e *engine) wakeAt() time.Time {
+	var at time.Time
+	earlier := func(t time.Time) {
+		if at.IsZero() || t.Before(at) {
+			at = t
+		}
+	}
 	if e.parked.Len() > 0 {
-		d = min(d, e.parked[0].due.Sub(now))
+		earlier(e.parked[0].due)
 	}
 	if len(e.ready)+len(e.retryReady) > 0 {
+		now := e.p.cfg.Now()
 		if e.gateUntil.After(now) {
-			d = min(d, e.gateUntil.Sub(now))
+			earlier(e.gateUntil)
 		}
-		if e.authPaused {
-			d = min(d, e.authProbe.Sub(now))
+		if e.authPaused && e.authProbe.After(now) {
+			earlier(e.authProbe)
 		}
 	}
-	return max(d, time.Millisecond)
+	return at
 }
 
 // wake moves parked messages whose time has come on.

@@ -41,15 +41,13 @@ func Validate(body []byte, types map[string]schema.ResultType, now time.Time) (*
 	case !utf8.Valid(body):
 		return invalid("message is not UTF-8 text (binary data?)")
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil {
-		if json.Valid(body) {
-			return invalid("message must be a JSON object, got %s", jsonKind(body))
-		}
+	if !json.Valid(body) {
+		err := json.Unmarshal(body, new(json.RawMessage))
 		return invalid("message is not valid JSON: %v", err)
 	}
-	if top == nil {
-		return invalid("message must be a JSON object, got null")
+	top, ok := objectMembers(body)
+	if !ok {
+		return invalid("message must be a JSON object, got %s", jsonKind(body))
 	}
 	f := fields{m: top}
 	msg := &schema.ResultMessage{
@@ -64,7 +62,7 @@ func Validate(body []byte, types map[string]schema.ResultType, now time.Time) (*
 	}
 	tr := fields{prefix: "task_result."}
 	if raw := f.object("task_result", true); raw != nil {
-		_ = json.Unmarshal(raw, &tr.m)
+		tr.m, _ = objectMembers(raw)
 		msg.TaskResult = schema.TaskResult{
 			Result:             tr.str("result", true),
 			Comment:            tr.str("comment", false),
@@ -139,8 +137,10 @@ func (f *fields) str(k string, required bool) string {
 		}
 		return ""
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, ok := plainString(raw)
+	if ok {
+		// the common case, without a decoder
+	} else if err := json.Unmarshal(raw, &s); err != nil {
 		f.problems = append(f.problems, fmt.Sprintf("%s%s must be a string, got %s", f.prefix, k, jsonKind(raw)))
 		return ""
 	}
@@ -155,11 +155,27 @@ func (f *fields) boolean(k string) bool {
 	if !ok || string(raw) == "null" {
 		return false
 	}
-	var b bool
-	if err := json.Unmarshal(raw, &b); err != nil {
-		f.problems = append(f.problems, fmt.Sprintf("%s%s must be a boolean, got %s", f.prefix, k, jsonKind(raw)))
+	switch string(raw) {
+	case "true":
+		return true
+	case "false":
+		return false
 	}
-	return b
+	f.problems = append(f.problems, fmt.Sprintf("%s%s must be a boolean, got %s", f.prefix, k, jsonKind(raw)))
+	return false
+}
+
+// plainString reads a JSON string that needs no unescaping (most do not) without a
+// decoder; raw comes from a decoded document, so it is valid JSON.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') >= 0 {
+		return "", false
+	}
+	return string(inner), true
 }
 
 func (f *fields) object(k string, required bool) json.RawMessage {

@@ -116,6 +116,21 @@ func (t *Template) Literal(repl string) string {
 	return b.String()
 }
 
+// StreamSubject is the subject a JetStream stream must capture to hold everything the
+// template renders: every token holding a placeholder becomes '*', whatever else it holds
+// ("reten.tasks.{op}_{channel}" → "reten.tasks.*"). A rendered value never contains '.'
+// (see Escape), so it never leaves its token. Config validation and the stream wiring
+// both use it, so they cannot disagree.
+func (t *Template) StreamSubject() string {
+	tokens := strings.Split(t.Literal("\x00"), ".")
+	for i, tok := range tokens {
+		if strings.Contains(tok, "\x00") {
+			tokens[i] = "*"
+		}
+	}
+	return strings.Join(tokens, ".")
+}
+
 // Fields returns the fields the template uses, in order of appearance.
 func (t *Template) Fields() []Field {
 	var fs []Field

@@ -122,3 +122,24 @@ func TestEscape(t *testing.T) {
 		}
 	}
 }
+
+func TestTemplate_StreamSubjectWildcardsEveryTokenWithAPlaceholder(t *testing.T) {
+	tests := map[string]string{
+		"reten.tasks.{op}.{channel}":  "reten.tasks.*.*",
+		"reten.tasks.{op}_{channel}":  "reten.tasks.*",
+		"reten.pending.{id}":          "reten.pending.*",
+		"reten.x{op}y.fixed":          "reten.*.fixed",
+		"reten.dlq.results":           "reten.dlq.results",
+		"{op}.tail":                   "*.tail",
+		"a.{ op }.{status}-{channel}": "a.*.*",
+	}
+	for src, want := range tests {
+		tmpl, err := routing.ParseTemplate(src)
+		if err != nil {
+			t.Fatalf("ParseTemplate(%q): %v", src, err)
+		}
+		if got := tmpl.StreamSubject(); got != want {
+			t.Errorf("StreamSubject(%q) = %q, want %q", src, got, want)
+		}
+	}
+}

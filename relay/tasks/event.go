@@ -77,6 +77,7 @@ func message(ev schema.Event, body []byte, t relay.Target) schema.Message {
 	}
 	return schema.Message{
 		Destination: t.Destination,
+		Route:       t.Route,
 		Key:         key,
 		ID:          ev.ID,
 		Headers: map[string]string{

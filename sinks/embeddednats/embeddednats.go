@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -25,6 +27,9 @@ type Options struct {
 	SyncAlways bool
 }
 
+// ErrPortInUse is returned by Start when something already listens on Options.Port.
+var ErrPortInUse = errors.New("embedded nats: port already in use")
+
 // Server is a running embedded NATS server.
 type Server struct {
 	srv *server.Server
@@ -40,6 +45,18 @@ func Start(opts Options) (*Server, error) {
 	}
 	if opts.Port == 0 {
 		opts.Port = -1
+	}
+	if opts.Port > 0 {
+		// nats-server would only log the failed listen and never become ready: say it now.
+		addr := net.JoinHostPort(opts.Host, strconv.Itoa(opts.Port))
+		l, err := net.Listen("tcp", addr)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("%w: %s", ErrPortInUse, addr)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("embedded nats: listen on %s: %w", addr, err)
+		}
+		_ = l.Close()
 	}
 	srv, err := server.NewServer(&server.Options{
 		Host:       opts.Host,

@@ -1,9 +1,12 @@
 package kafkasink
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/segmentio/kafka-go/sasl"
 )
 
 // Config configures a Sink. Field comments give each default.
@@ -34,6 +37,10 @@ type Config struct {
 	MaxAttempts int
 	// PublishTimeout bounds a Publish whose ctx has no deadline. Default: 30s.
 	PublishTimeout time.Duration
+	// TLS, when set, connects to the brokers with TLS. Default: nil (plaintext).
+	TLS *tls.Config
+	// SASL, when set, authenticates every connection. Default: nil.
+	SASL sasl.Mechanism
 }
 
 // withDefaults returns c with every zero field set to its default.

@@ -66,7 +66,7 @@ func New(_ context.Context, cfg Config, opts ...Option) (*Sink, error) {
 			return nil, err
 		}
 	}
-	s.transport = &kafka.Transport{ClientID: cfg.ClientID, MetadataTTL: cfg.MetadataTTL}
+	s.transport = &kafka.Transport{ClientID: cfg.ClientID, MetadataTTL: cfg.MetadataTTL, TLS: cfg.TLS, SASL: cfg.SASL}
 	addr := kafka.TCP(cfg.Brokers...)
 	s.writer = &kafka.Writer{
 		Addr:         addr,

@@ -15,6 +15,7 @@ import (
 	"github.com/reten/reten-relay/relay/relaytest"
 	"github.com/reten/reten-relay/schema"
 	"github.com/reten/reten-relay/sinks/natssink"
+	"github.com/reten/reten-relay/sinks/natsstreams"
 )
 
 func TestSink_JetStreamDropsARepublishedID(t *testing.T) {
@@ -36,9 +37,6 @@ func TestSink_JetStreamDropsARepublishedID(t *testing.T) {
 	if info.State.Msgs != 1 {
 		t.Fatalf("stream holds %d messages, want 1: the duplicate was not dropped", info.State.Msgs)
 	}
-	if got := s.Mode("tasks.created"); got != natssink.ModeJetStream {
-		t.Fatalf("Mode: got %q, want %q", got, natssink.ModeJetStream)
-	}
 }
 
 func TestSink_CoreSubjectReachesASubscriber(t *testing.T) {
@@ -51,7 +49,7 @@ func TestSink_CoreSubjectReachesASubscriber(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatalf("flush subscription: %v", err)
 	}
-	s := newSink(t, srv.URL(), natssink.Config{}, quietLogger)
+	s := newSink(t, srv.URL(), natssink.Config{Streams: []natsstreams.Need{coreNeed("plain.events")}}, quietLogger)
 	m := schema.Message{Destination: "plain.events", ID: "ev-7", Headers: map[string]string{"ce_type": "t"}, Body: []byte(`{"a":1}`)}
 	if err := s.Publish(testContext(t), []schema.Message{m}); err != nil {
 		t.Fatalf("publish: %v", err)
@@ -91,7 +89,9 @@ func TestSink_LogsEachSubjectsClassificationOnce(t *testing.T) {
 	_, js := connect(t, srv.URL())
 	createStream(t, js, "TASKS", "tasks.>")
 	var logs syncBuffer
-	s := newSink(t, srv.URL(), natssink.Config{ClassifyTTL: time.Nanosecond}, natssink.WithLogger(zerolog.New(&logs)))
+	s := newSink(t, srv.URL(), natssink.Config{ClassifyTTL: time.Nanosecond, Streams: []natsstreams.Need{
+		coreNeed("plain.events"), {Purpose: "route tasks", Subject: "tasks.*", Stream: "OURS"},
+	}}, natssink.WithLogger(zerolog.New(&logs)))
 	ctx := testContext(t)
 	for i := range 3 {
 		msgs := []schema.Message{
@@ -103,8 +103,8 @@ func TestSink_LogsEachSubjectsClassificationOnce(t *testing.T) {
 		}
 	}
 	tests := []struct{ name, line string }{
-		{"core", "subject plain.events has no JetStream stream: core NATS, at-most-once for subscribers that are not connected"},
-		{"jetstream", "subject tasks.updated is captured by JetStream stream TASKS"},
+		{"core", "route plain.events: no stream captures plain.events: core NATS (at-most-once)"},
+		{"jetstream", "route tasks: tasks.* is captured by stream TASKS"},
 	}
 	for _, tt := range tests {
 		if n := strings.Count(logs.String(), tt.line); n != 1 {
@@ -158,32 +158,32 @@ func TestSink_PublishFailsWhileTheServerIsDownAndWorksAfterItReturns(t *testing.
 	}
 }
 
-func TestSink_CreateStreamCreatesAMissingStreamAndLeavesAnExistingOne(t *testing.T) {
+func TestSink_CreatesAMissingStreamAndLeavesAnExistingOne(t *testing.T) {
 	srv := relaytest.StartNATS(t)
 	_, js := connect(t, srv.URL())
 	createStream(t, js, "KEPT", "kept.>")
 	tests := []struct {
 		name         string
-		spec         natssink.StreamSpec
+		need         natsstreams.Need
+		stream       string
 		wantSubjects []string
 		publishTo    string
 	}{
-		{"A missing stream is created", natssink.StreamSpec{Name: "MADE", Subjects: []string{"made.>"}}, []string{"made.>"}, "made.x"},
-		{"An existing stream keeps its config", natssink.StreamSpec{Name: "KEPT", Subjects: []string{"other.>"}}, []string{"kept.>"}, "kept.x"},
+		{"A missing stream is created", natsstreams.Need{Purpose: "made", Subject: "made.*", Stream: "MADE"}, "MADE", []string{"made.*"}, "made.x"},
+		{"An existing stream keeps its config", natsstreams.Need{Purpose: "kept", Subject: "kept.x", Stream: "OTHER"}, "KEPT", []string{"kept.>"}, "kept.x"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			spec := tt.spec
-			s := newSink(t, srv.URL(), natssink.Config{CreateStream: &spec}, quietLogger)
-			st, err := js.Stream(testContext(t), tt.spec.Name)
+			s := newSink(t, srv.URL(), natssink.Config{Streams: []natsstreams.Need{tt.need}}, quietLogger)
+			if err := s.Publish(testContext(t), []schema.Message{{Destination: tt.publishTo, ID: "1"}}); err != nil {
+				t.Fatalf("publish: %v", err)
+			}
+			st, err := js.Stream(testContext(t), tt.stream)
 			if err != nil {
-				t.Fatalf("stream %s after New: %v", tt.spec.Name, err)
+				t.Fatalf("stream %s after the first publish: %v", tt.stream, err)
 			}
 			if got := st.CachedInfo().Config.Subjects; strings.Join(got, ",") != strings.Join(tt.wantSubjects, ",") {
 				t.Fatalf("subjects: got %v, want %v", got, tt.wantSubjects)
-			}
-			if err := s.Publish(testContext(t), []schema.Message{{Destination: tt.publishTo, ID: "1"}}); err != nil {
-				t.Fatalf("publish: %v", err)
 			}
 			if got := s.Mode(tt.publishTo); got != natssink.ModeJetStream {
 				t.Fatalf("Mode(%s): got %q, want %q", tt.publishTo, got, natssink.ModeJetStream)
@@ -192,9 +192,33 @@ func TestSink_CreateStreamCreatesAMissingStreamAndLeavesAnExistingOne(t *testing
 	}
 }
 
+func TestSink_NeverDowngradesAStreamNeedToCoreNATS(t *testing.T) {
+	srv := relaytest.StartNATS(t)
+	_, js := connect(t, srv.URL())
+	createStream(t, js, "RETEN_DLQ", "elsewhere.>")
+	s := newSink(t, srv.URL(), natssink.Config{Streams: []natsstreams.Need{
+		{Purpose: "results.dead_letter", Subject: "dlq.results", Stream: "RETEN_DLQ", Kind: natsstreams.DeadLetters},
+	}}, quietLogger)
+	undeclared := newSink(t, srv.URL(), natssink.Config{}, quietLogger)
+	tests := []struct {
+		sink    *natssink.Sink
+		subject string
+		want    error
+	}{
+		{s, "dlq.results", natsstreams.ErrConflict}, // a same-name stream with other subjects
+		{undeclared, "undeclared.subject", natsstreams.ErrNoStream},
+	}
+	for _, tt := range tests {
+		err := tt.sink.Publish(testContext(t), []schema.Message{{Destination: tt.subject, ID: "1", Body: []byte("x")}})
+		if !errors.Is(err, tt.want) {
+			t.Fatalf("publish to %s: got %v, want %v", tt.subject, err, tt.want)
+		}
+	}
+}
+
 func TestSink_WithConnSharesAndKeepsTheCallersConnection(t *testing.T) {
 	srv := relaytest.StartNATS(t)
-	nc, _ := connect(t, srv.URL())
+	nc, js := connect(t, srv.URL())
 	s, err := natssink.New(testContext(t), natssink.Config{}, natssink.WithConn(nc), quietLogger)
 	if err != nil {
 		t.Fatalf("new sink: %v", err)
@@ -202,6 +226,7 @@ func TestSink_WithConnSharesAndKeepsTheCallersConnection(t *testing.T) {
 	if s.Conn() != nc {
 		t.Fatal("Conn is not the connection given")
 	}
+	createStream(t, js, "PLAIN", "plain")
 	if err := s.Publish(testContext(t), []schema.Message{{Destination: "plain", Body: []byte("x")}}); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
@@ -221,7 +246,7 @@ func TestNew_RejectsBadConfig(t *testing.T) {
 	}{
 		{"A missing URL", natssink.Config{}, "url is required"},
 		{"A negative publish timeout", natssink.Config{URL: "nats://x", PublishTimeout: -time.Second}, "publish_timeout must be >= 0, got -1s"},
-		{"A stream without subjects", natssink.Config{URL: "nats://x", CreateStream: &natssink.StreamSpec{Name: "S"}}, "create_stream: stream S: subjects must not be empty"},
+		{"A need without a stream", natssink.Config{URL: "nats://x", Streams: []natsstreams.Need{{Purpose: "dlq", Subject: "d"}}}, `streams: "dlq" needs a subject and a stream name (or core)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -258,7 +283,7 @@ func TestSink_PublishReturnsTheContextErrorWhenNoAckComes(t *testing.T) {
 func TestSink_PicksUpAStreamCreatedAfterTheSubjectWasCore(t *testing.T) {
 	srv := relaytest.StartNATS(t)
 	_, js := connect(t, srv.URL())
-	s := newSink(t, srv.URL(), natssink.Config{ClassifyTTL: time.Nanosecond}, quietLogger)
+	s := newSink(t, srv.URL(), natssink.Config{Streams: []natsstreams.Need{coreNeed("later.x")}}, quietLogger)
 	publish := func() {
 		t.Helper()
 		if err := s.Publish(testContext(t), []schema.Message{{Destination: "later.x", ID: "1"}}); err != nil {
@@ -270,6 +295,8 @@ func TestSink_PicksUpAStreamCreatedAfterTheSubjectWasCore(t *testing.T) {
 		t.Fatalf("Mode before the stream exists: got %q, want %q", got, natssink.ModeCore)
 	}
 	st := createStream(t, js, "LATER", "later.>")
+	// The stream-created advisory makes the sink forget its decisions.
+	relaytest.WaitFor(t, testTimeout, "the sink to forget its decision", func() bool { return s.Mode("later.x") == "" })
 	publish()
 	if got := s.Mode("later.x"); got != natssink.ModeJetStream {
 		t.Fatalf("Mode after the stream exists: got %q, want %q", got, natssink.ModeJetStream)
@@ -277,4 +304,9 @@ func TestSink_PicksUpAStreamCreatedAfterTheSubjectWasCore(t *testing.T) {
 	if info, err := st.Info(testContext(t)); err != nil || info.State.Msgs != 1 {
 		t.Fatalf("stream info: %v, %+v; want 1 message", err, info)
 	}
+}
+
+// coreNeed is a task-route need that allows core NATS where no stream captures subject.
+func coreNeed(subject string) natsstreams.Need {
+	return natsstreams.Need{Purpose: "route " + subject, Subject: subject, Stream: "UNUSED", Core: true}
 }

@@ -1,9 +1,10 @@
 package natssink
 
 import (
-	"errors"
 	"fmt"
 	"time"
+
+	"github.com/reten/reten-relay/sinks/natsstreams"
 )
 
 // Config configures a Sink. Everything an operator sets lives here; injected
@@ -24,28 +25,18 @@ type Config struct {
 	// MaxInFlight is how many JetStream publishes one Publish has outstanding before it
 	// waits for their PubAcks. Default: 1000.
 	MaxInFlight int
-	// ClassifyTTL is how long a subject stays classified as core NATS before the sink asks
-	// JetStream again, so a stream created later is picked up. Default: 1m.
+	// ClassifyTTL is how long the sink trusts its stream decisions before it lists the
+	// streams again; stream advisories, reconnects and "no response from stream" make it
+	// look again sooner. Default: 1m.
 	ClassifyTTL time.Duration
-	// CreateStream, when set, is created at New if no stream of that name exists. An
-	// existing stream is never changed. Default: nil (create nothing).
-	CreateStream *StreamSpec
+	// Streams are the subjects the sink publishes to and what it needs there (see
+	// natsstreams): a stream that captures one is used as it is; a missing one is created
+	// (or, where a Need allows it, core NATS is used). A subject not listed goes to the
+	// stream that captures it and is an error when none does. Default: none.
+	Streams []natsstreams.Need
+	// Limits bound the streams the sink creates. Default: natsstreams.DefaultLimits().
+	Limits natsstreams.Limits
 }
-
-// StreamSpec is a JetStream stream the sink creates when it is missing.
-type StreamSpec struct {
-	// Name is the stream name. Required.
-	Name string
-	// Subjects the stream captures, wildcards allowed. Required.
-	Subjects []string
-	// Duplicates is the window in which a repeated Nats-Msg-Id is dropped. Default: 2m.
-	Duplicates time.Duration
-	// MaxAge drops messages older than this. Default: 0 (keep forever).
-	MaxAge time.Duration
-}
-
-// defaultDuplicates is JetStream's own default duplicate window.
-const defaultDuplicates = 2 * time.Minute
 
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
@@ -66,11 +57,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ClassifyTTL == 0 {
 		c.ClassifyTTL = time.Minute
-	}
-	if c.CreateStream != nil && c.CreateStream.Duplicates == 0 {
-		spec := *c.CreateStream
-		spec.Duplicates = defaultDuplicates
-		c.CreateStream = &spec
 	}
 	return c
 }
@@ -93,27 +79,10 @@ func (c Config) Validate() error {
 	if c.ClassifyTTL < 0 {
 		return fmt.Errorf("classify_ttl must be >= 0, got %s", c.ClassifyTTL)
 	}
-	if c.CreateStream != nil {
-		if err := c.CreateStream.Validate(); err != nil {
-			return fmt.Errorf("create_stream: %w", err)
+	for _, n := range c.Streams {
+		if n.Subject == "" || (n.Stream == "" && !n.Core) {
+			return fmt.Errorf("streams: %q needs a subject and a stream name (or core)", n.Purpose)
 		}
-	}
-	return nil
-}
-
-// Validate reports the first setting of s that is missing or out of range.
-func (s StreamSpec) Validate() error {
-	if s.Name == "" {
-		return errors.New("name is required")
-	}
-	if len(s.Subjects) == 0 {
-		return fmt.Errorf("stream %s: subjects must not be empty", s.Name)
-	}
-	if s.Duplicates < 0 {
-		return fmt.Errorf("stream %s: duplicates must be >= 0, got %s", s.Name, s.Duplicates)
-	}
-	if s.MaxAge < 0 {
-		return fmt.Errorf("stream %s: max_age must be >= 0, got %s", s.Name, s.MaxAge)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ type Option func(*options) error
 type options struct {
 	conn   *nats.Conn
 	logger zerolog.Logger
+	extra  []nats.Option
 }
 
 // WithConn makes the sink publish on an existing connection instead of dialing
@@ -33,6 +34,15 @@ func WithConn(nc *nats.Conn) Option {
 func WithLogger(l zerolog.Logger) Option {
 	return func(o *options) error {
 		o.logger = l
+		return nil
+	}
+}
+
+// WithNATSOptions adds nats.go options to the connection New dials: TLS and credentials
+// (see cmd/reten-relay/secure.go). They are applied after the sink's own.
+func WithNATSOptions(opts ...nats.Option) Option {
+	return func(o *options) error {
+		o.extra = append(o.extra, opts...)
 		return nil
 	}
 }

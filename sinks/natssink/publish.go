@@ -12,6 +12,16 @@ import (
 	"github.com/reten/reten-relay/schema"
 )
 
+// MsgID is the Nats-Msg-Id of m: "<id>/<route>" for a message of a route, so two routes
+// into one stream keep both copies while a re-publish of either carries the same id
+// (design §5); the bare id for messages of no route (dead letters, outcomes).
+func MsgID(m schema.Message) string {
+	if m.ID == "" || m.Route == "" {
+		return m.ID
+	}
+	return m.ID + "/" + m.Route
+}
+
 // toNatsMsg copies m into a NATS message: its headers as given plus Nats-Msg-Id.
 func toNatsMsg(m schema.Message) *nats.Msg {
 	nm := &nats.Msg{Subject: m.Destination, Data: m.Body}
@@ -23,7 +33,7 @@ func toNatsMsg(m schema.Message) *nats.Msg {
 			nm.Header[k] = []string{v}
 		}
 		if m.ID != "" {
-			nm.Header[jetstream.MsgIDHeader] = []string{m.ID}
+			nm.Header[jetstream.MsgIDHeader] = []string{MsgID(m)}
 		}
 	}
 	return nm
@@ -52,8 +62,9 @@ func (s *Sink) publishJetStream(ctx context.Context, msgs []schema.Message) erro
 		case <-f.Ok():
 		case err := <-f.Err():
 			if errors.Is(err, jetstream.ErrNoStreamResponse) {
-				// The stream may be gone: classify the subject again next time.
-				s.modes.forget(msgs[i].Destination)
+				// The stream may be gone (deleted, or the server lost its store): look at
+				// the streams again, and re-create ours, before the next publish.
+				s.streams.Reset("no response from stream")
 			}
 			errs = append(errs, fmt.Errorf("message %s: %w", msgs[i].ID, err))
 		case <-ctx.Done():

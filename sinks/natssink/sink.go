@@ -1,14 +1,17 @@
-// Package natssink publishes messages to NATS. A subject that a JetStream stream captures
-// is published with async JetStream publishes whose PubAcks are awaited (Nats-Msg-Id makes
-// re-publishes idempotent within the stream's duplicate window); any other subject is
-// published with core NATS and a flush, which is at-most-once for subscribers that are
-// not connected.
+// Package natssink publishes messages to NATS. Where a subject goes is natsstreams'
+// decision: a subject a JetStream stream captures (an existing one, or one the sink
+// created for a declared need) is published with async JetStream publishes whose PubAcks
+// are awaited (Nats-Msg-Id, "<id>/<route>", makes re-publishes idempotent within the
+// stream's duplicate window); only a need that allows it goes out as core NATS with a
+// flush, which is at-most-once for subscribers that are not connected.
 package natssink
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -16,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/reten/reten-relay/schema"
+	"github.com/reten/reten-relay/sinks/natsstreams"
 )
 
 // Sink publishes to NATS. It satisfies relay.Sink and is safe for concurrent use.
@@ -25,7 +29,9 @@ type Sink struct {
 	nc      *nats.Conn
 	ownConn bool
 	js      jetstream.JetStream
-	modes   *modeCache
+	streams *natsstreams.Set
+	// advisories reset the stream decisions when a stream is created, changed or deleted.
+	advisories []*nats.Subscription
 
 	mu        sync.Mutex // guards closed and the wg.Add in enter
 	closed    bool
@@ -35,9 +41,18 @@ type Sink struct {
 	closeErr  error
 }
 
-// New connects to cfg.URL (or uses WithConn's connection) and, when cfg.CreateStream is
-// set, creates that stream if it is missing. ctx bounds the stream creation.
-func New(ctx context.Context, cfg Config, opts ...Option) (*Sink, error) {
+// How a subject is published, as Mode reports it.
+const (
+	// ModeJetStream means a stream captures the subject: async publish, wait for PubAcks.
+	ModeJetStream = "jetstream"
+	// ModeCore means no stream captures it and its need allows core NATS: publish and
+	// flush, at-most-once.
+	ModeCore = "core"
+)
+
+// New connects to cfg.URL (or uses WithConn's connection). It creates no stream: the
+// first Publish ensures cfg.Streams (the app ensures them all at start-up first).
+func New(_ context.Context, cfg Config, opts ...Option) (*Sink, error) {
 	o := options{logger: zerolog.Nop()}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -53,7 +68,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Sink, error) {
 	}
 	s := &Sink{cfg: cfg, log: o.logger, nc: o.conn, closeDone: make(chan struct{})}
 	if s.nc == nil {
-		nc, err := s.connect()
+		nc, err := s.connect(o.extra...)
 		if err != nil {
 			return nil, err
 		}
@@ -67,20 +82,18 @@ func New(ctx context.Context, cfg Config, opts ...Option) (*Sink, error) {
 		return nil, fmt.Errorf("create jetstream context: %w", err)
 	}
 	s.js = js
-	s.modes = newModeCache(js, cfg.ClassifyTTL, s.log)
-	if cfg.CreateStream != nil {
-		if err := s.EnsureStream(ctx, *cfg.CreateStream); err != nil {
-			s.closeConn()
-			return nil, err
-		}
+	s.streams = natsstreams.NewSet(s.nc, js, cfg.Streams, cfg.Limits, cfg.ClassifyTTL, s.log)
+	if s.advisories, err = s.streams.WatchAdvisories(); err != nil {
+		s.closeConn()
+		return nil, err
 	}
 	return s, nil
 }
 
 // connect dials cfg.URL. It reconnects forever, and with no reconnect buffer: a publish
 // while disconnected fails at once instead of sitting in a buffer we might lose.
-func (s *Sink) connect() (*nats.Conn, error) {
-	nc, err := nats.Connect(s.cfg.URL,
+func (s *Sink) connect(extra ...nats.Option) (*nats.Conn, error) {
+	nc, err := nats.Connect(s.cfg.URL, append([]nats.Option{
 		nats.Name(s.cfg.Name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(s.cfg.ReconnectWait),
@@ -90,13 +103,30 @@ func (s *Sink) connect() (*nats.Conn, error) {
 				s.log.Warn().Err(err).Msg("nats sink disconnected")
 			}
 		}),
+		// Without a handler nats.go prints async errors (an authorization violation
+		// after a reconnect, say) to stderr, past the logger.
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			s.log.Warn().Err(err).Msg("nats sink: asynchronous error")
+		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			s.log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("nats sink reconnected")
-		}))
+		})}, extra...)...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to nats %s: %w", s.cfg.URL, err)
+		return nil, fmt.Errorf("connect to nats %s: %w", RedactURL(s.cfg.URL), err)
 	}
 	return nc, nil
+}
+
+// RedactURL hides passwords in a comma-separated NATS URL list, so errors and logs never
+// carry one.
+func RedactURL(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil {
+			parts[i] = u.Redacted()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // Conn is the connection the sink publishes on, for sharing with a results consumer.
@@ -105,9 +135,25 @@ func (s *Sink) Conn() *nats.Conn { return s.nc }
 // Connected reports whether the connection is up, for readiness.
 func (s *Sink) Connected() bool { return s.nc.IsConnected() }
 
-// Mode says how subject was last classified: ModeJetStream, ModeCore, or "" when no
-// message went to it yet.
-func (s *Sink) Mode(subject string) string { return s.modes.peek(subject) }
+// Mode says how subject is published now, from memory: ModeJetStream, ModeCore, or ""
+// when the sink holds no fresh stream decisions (none yet, or after a fault).
+func (s *Sink) Mode(subject string) string {
+	t, ok := s.streams.Peek(subject)
+	switch {
+	case !ok:
+		return ""
+	case t.Stream == "":
+		return ModeCore
+	}
+	return ModeJetStream
+}
+
+// SetStreams replaces Config.Streams, e.g. after a config reload changed the routes; the
+// next Publish ensures them.
+func (s *Sink) SetStreams(needs []natsstreams.Need) { s.streams.SetNeeds(needs) }
+
+// Decisions are the stream decisions the sink holds now (see natsstreams.Decision).
+func (s *Sink) Decisions() []natsstreams.Decision { return s.streams.Decisions() }
 
 // Publish sends msgs in order and returns nil only when every one is confirmed: by a
 // PubAck on JetStream subjects, by a flush on core subjects. It returns ErrClosed after
@@ -129,7 +175,7 @@ func (s *Sink) Publish(ctx context.Context, msgs []schema.Message) error {
 		defer cancel()
 	}
 	for start := 0; start < len(msgs); {
-		mode, err := s.modes.classify(ctx, msgs[start].Destination)
+		jet, err := s.jetStream(ctx, msgs[start].Destination)
 		if err != nil {
 			return err
 		}
@@ -137,16 +183,16 @@ func (s *Sink) Publish(ctx context.Context, msgs []schema.Message) error {
 		// one after the other so the batch keeps its order.
 		end := start + 1
 		for end < len(msgs) && end-start < s.cfg.MaxInFlight {
-			next, err := s.modes.classify(ctx, msgs[end].Destination)
+			next, err := s.jetStream(ctx, msgs[end].Destination)
 			if err != nil {
 				return err
 			}
-			if next != mode {
+			if next != jet {
 				break
 			}
 			end++
 		}
-		if mode == ModeJetStream {
+		if jet {
 			err = s.publishJetStream(ctx, msgs[start:end])
 		} else {
 			err = s.publishCore(ctx, msgs[start:end])
@@ -157,6 +203,18 @@ func (s *Sink) Publish(ctx context.Context, msgs []schema.Message) error {
 		start = end
 	}
 	return nil
+}
+
+// jetStream classifies subject: true when a stream captures it.
+func (s *Sink) jetStream(ctx context.Context, subject string) (bool, error) {
+	t, err := s.streams.Classify(ctx, subject)
+	if err != nil {
+		if !s.nc.IsConnected() {
+			err = fmt.Errorf("%w: %w", ErrNotConnected, err)
+		}
+		return false, fmt.Errorf("publish to nats subject %s: %w", subject, err)
+	}
+	return t.Stream != "", nil
 }
 
 // enter registers a Publish unless the sink is closed (kafka-go's enter/leave guard).
@@ -186,6 +244,9 @@ func (s *Sink) Close(ctx context.Context) error {
 		case <-waited:
 		case <-ctx.Done():
 			errs = append(errs, fmt.Errorf("close nats sink: wait for in-flight publishes: %w", ctx.Err()))
+		}
+		for _, sub := range s.advisories {
+			_ = sub.Unsubscribe()
 		}
 		if s.nc.IsConnected() {
 			fctx, cancel := ctx, context.CancelFunc(func() {})

@@ -1,11 +1,14 @@
 package kafkaresults
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
 )
 
 // Config configures a Source. The zero value of every optional field means its default.
@@ -34,6 +37,15 @@ type Config struct {
 	MaxWait time.Duration
 	// Logger reports rebalances and commit failures. Default: zerolog.Nop().
 	Logger zerolog.Logger
+	// TLS, when set, connects to the brokers with TLS. Default: nil (plaintext).
+	TLS *tls.Config
+	// SASL, when set, authenticates every connection. Default: nil.
+	SASL sasl.Mechanism
+}
+
+// dialer is the kafka-go dialer of the group and the readers: TLS and SASL as set.
+func dialer(clientID string, t *tls.Config, m sasl.Mechanism) *kafka.Dialer {
+	return &kafka.Dialer{ClientID: clientID, Timeout: 10 * time.Second, DualStack: true, TLS: t, SASLMechanism: m}
 }
 
 // withDefaults returns c with every zero field set to its default.

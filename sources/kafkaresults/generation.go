@@ -53,6 +53,7 @@ func (s *Source) readPartition(ctx context.Context, g *generation, p *partition,
 		QueueCapacity:  s.cfg.MaxInFlight,
 		ReadBackoffMin: 100 * time.Millisecond,
 		ReadBackoffMax: time.Second,
+		Dialer:         dialer("reten-relay", s.cfg.TLS, s.cfg.SASL),
 	})
 	defer r.Close()
 	if err := r.SetOffset(offset); err != nil {

@@ -2,6 +2,7 @@ package kafkaresults
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
 	"golang.org/x/time/rate"
 
 	"github.com/reten/reten-relay/schema"
@@ -31,6 +33,10 @@ type ReplayOptions struct {
 	Rate float64
 	// Logger gets a line per replayed message.
 	Logger zerolog.Logger
+	// TLS, when set, connects to the brokers with TLS. Default: nil (plaintext).
+	TLS *tls.Config
+	// SASL, when set, authenticates every connection. Default: nil.
+	SASL sasl.Mechanism
 }
 
 // replayIdle is how long Replay waits for one more dead letter before it decides it has
@@ -54,9 +60,11 @@ func Replay(ctx context.Context, opts ReplayOptions) (int, error) {
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers: opts.Brokers, GroupID: opts.Group, Topic: opts.DeadLetterTopic, StartOffset: kafka.FirstOffset,
 		MaxWait: 250 * time.Millisecond, CommitInterval: 0, JoinGroupBackoff: 200 * time.Millisecond,
+		Dialer: dialer("reten-relay-dlq-replay", opts.TLS, opts.SASL),
 	})
 	defer r.Close()
-	w := &kafka.Writer{Addr: kafka.TCP(opts.Brokers...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond}
+	w := &kafka.Writer{Addr: kafka.TCP(opts.Brokers...), Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond,
+		Transport: &kafka.Transport{ClientID: "reten-relay-dlq-replay", TLS: opts.TLS, SASL: opts.SASL}}
 	defer w.Close()
 	limiter := rate.NewLimiter(rate.Limit(opts.Rate), 1)
 	n := 0

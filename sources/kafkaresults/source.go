@@ -46,6 +46,7 @@ func New(ctx context.Context, cfg Config) (*Source, error) {
 		RebalanceTimeout:      cfg.RebalanceTimeout,
 		JoinGroupBackoff:      cfg.JoinGroupBackoff,
 		WatchPartitionChanges: true,
+		Dialer:                dialer("reten-relay", cfg.TLS, cfg.SASL),
 		Logger:                kafka.LoggerFunc(func(f string, a ...any) { log.Debug().Msgf("kafka group: "+f, a...) }),
 		ErrorLogger:           kafka.LoggerFunc(func(f string, a ...any) { log.Debug().Msgf("kafka group: "+f, a...) }),
 	})

@@ -5,67 +5,74 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
+
+	"github.com/reten/reten-relay/sinks/natsstreams"
 )
 
-// streamCapturing returns the name of the one stream that captures subjects, "" when
-// none does, and ErrStreamConflict when they are spread over several streams.
-func streamCapturing(ctx context.Context, js jetstream.JetStream, subjects []string) (string, error) {
-	var found []string
-	for _, subj := range subjects {
-		name, err := js.StreamNameBySubject(ctx, subj)
-		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			continue
-		}
-		if err != nil {
-			return "", fmt.Errorf("look up the stream for %s: %w", subj, err)
-		}
-		if !slices.Contains(found, name) {
-			found = append(found, name)
-		}
+// ensureStream binds to the one stream that captures cfg.Subjects, or creates cfg.Stream
+// (a work queue bounded by cfg.StreamLimits) when none does. The decision is natsstreams',
+// the same one the relay makes for its task routes, dead letters and outcomes: an existing
+// stream is never changed, one that captures the subjects only in part or a same-name
+// stream with other subjects is an error, and a failed creation leaves nothing behind.
+func ensureStream(ctx context.Context, js jetstream.JetStream, cfg Config, log zerolog.Logger) (string, error) {
+	needs := make([]natsstreams.Need, len(cfg.Subjects))
+	for i, subj := range cfg.Subjects {
+		needs[i] = natsstreams.Need{Purpose: "results input " + subj, Subject: subj, Stream: cfg.Stream, Kind: natsstreams.Input}
 	}
-	switch len(found) {
-	case 0:
-		return "", nil
-	case 1:
-		return found[0], nil
-	default:
-		return "", fmt.Errorf("%w: %v capture %v", ErrStreamConflict, found, subjects)
+	decisions, _, err := natsstreams.Ensure(ctx, js, needs, cfg.StreamLimits, log)
+	if errors.Is(err, natsstreams.ErrConflict) {
+		return "", fmt.Errorf("%w: %w", ErrStreamConflict, err)
 	}
+	if err != nil {
+		return "", fmt.Errorf("bind results input %v: %w", cfg.Subjects, err)
+	}
+	var names []string
+	created := false
+	for _, d := range decisions {
+		if !slices.Contains(names, d.Stream) {
+			names = append(names, d.Stream)
+		}
+		created = created || d.Created
+	}
+	if len(names) != 1 {
+		return "", fmt.Errorf("%w: %v capture %v", ErrStreamConflict, names, cfg.Subjects)
+	}
+	if !created {
+		log.Info().Str("stream", names[0]).Strs("subjects", cfg.Subjects).Msg("bound to existing stream " + names[0])
+	}
+	return names[0], nil
 }
 
-// ensureStream binds to the stream capturing cfg.Subjects, or creates one when none does.
-// An existing stream's configuration is never changed.
-func ensureStream(ctx context.Context, js jetstream.JetStream, cfg Config, log zerolog.Logger) (string, error) {
-	name, err := streamCapturing(ctx, js, cfg.Subjects)
-	if err != nil {
-		return "", err
-	}
-	if name != "" {
-		log.Info().Str("stream", name).Strs("subjects", cfg.Subjects).Msg("bound to existing stream " + name)
-		return name, nil
-	}
-	_, err = js.CreateStream(ctx, jetstream.StreamConfig{
-		Name:     cfg.Stream,
-		Subjects: cfg.Subjects,
-		Storage:  jetstream.FileStorage,
-	})
-	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		// Another relay created it between our look-up and now, or a stream of that name
-		// exists for other subjects; either way it is not ours to change.
-		if name, lerr := streamCapturing(ctx, js, cfg.Subjects); lerr == nil && name != "" {
-			log.Info().Str("stream", name).Strs("subjects", cfg.Subjects).Msg("bound to existing stream " + name)
-			return name, nil
+// watchBinding binds the source again after every reconnect, until it is closed: a server
+// that came back with an empty store (a lost volume, a new cluster) has neither the stream
+// nor the durable, and a pull on the old consumer would wait forever. Binding again
+// re-creates what is missing (ensureStream, ensureConsumer) and changes nothing that exists.
+func (s *Source) watchBinding(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	seen := s.nc.Stats().Reconnects
+	for range t.C {
+		now := s.nc.Stats().Reconnects
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return
 		}
-		return "", fmt.Errorf("create stream %s for %v: a stream of that name exists but does not capture the subjects: %w", cfg.Stream, cfg.Subjects, err)
+		if now != seen {
+			// The pull in flight ends with "iterator closed"; the next Receive binds.
+			if s.iter != nil {
+				s.iter.Stop()
+			}
+			s.iter, s.cons = nil, nil
+			s.log.Info().Str("stream", s.stream).Msg("reconnected to nats: binding the results input again")
+		}
+		s.mu.Unlock()
+		seen = now
 	}
-	if err != nil {
-		return "", fmt.Errorf("create stream %s for %v: %w", cfg.Stream, cfg.Subjects, err)
-	}
-	log.Info().Str("stream", cfg.Stream).Strs("subjects", cfg.Subjects).Msgf("created stream %s for subjects %v", cfg.Stream, cfg.Subjects)
-	return cfg.Stream, nil
 }
 
 // ensureConsumer binds to the durable consumer, or creates a durable pull consumer with

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/reten/reten-relay/sinks/natsstreams"
 	"github.com/reten/reten-relay/sources/natsresults"
 )
 
@@ -23,7 +24,8 @@ func TestNew_CreatesStreamAndDurableWhenNoneExists(t *testing.T) {
 		t.Fatalf("stream not created: %v", err)
 	}
 	sc := st.CachedInfo().Config
-	if sc.Storage != jetstream.FileStorage || !reflect.DeepEqual(sc.Subjects, []string{"reten.results.a.>", "reten.results.b.>"}) {
+	if sc.Storage != jetstream.FileStorage || !reflect.DeepEqual(sc.Subjects, []string{"reten.results.a.>", "reten.results.b.>"}) ||
+		sc.MaxAge != natsstreams.DefaultLimits().MaxAge || sc.MaxBytes != natsstreams.DefaultLimits().MaxBytes {
 		t.Fatalf("created stream config = %+v", sc)
 	}
 	cc := consumerInfo(t, ctx, js, "RESULTS", "reten-relay").Config
@@ -32,7 +34,7 @@ func TestNew_CreatesStreamAndDurableWhenNoneExists(t *testing.T) {
 		!reflect.DeepEqual(cc.FilterSubjects, []string{"reten.results.a.>", "reten.results.b.>"}) {
 		t.Fatalf("created consumer config = %+v", cc)
 	}
-	if !strings.Contains(logs.String(), "created stream RESULTS for subjects") || !strings.Contains(logs.String(), "created durable consumer reten-relay") {
+	if !strings.Contains(logs.String(), "created jetstream stream RESULTS for") || !strings.Contains(logs.String(), "created durable consumer reten-relay") {
 		t.Fatalf("start-up logs do not say what was created:\n%s", logs.String())
 	}
 }
@@ -88,6 +90,16 @@ func TestNew_RefusesBadSetups(t *testing.T) {
 			name: "a negative ack wait is a config error",
 			cfg:  natsresults.Config{Subjects: []string{"reten.results.>"}, AckWait: -time.Second},
 			want: natsresults.ErrInvalidConfig,
+		},
+		{
+			name: "a stream of the configured name with other subjects is not taken",
+			prepare: func(t *testing.T, js jetstream.JetStream) {
+				if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "RETEN_RESULTS", Subjects: []string{"ops.other"}}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			cfg:  natsresults.Config{Subjects: []string{"reten.results.>"}},
+			want: natsresults.ErrStreamConflict,
 		},
 		{
 			name: "subjects spread over two streams leave nothing to bind to",

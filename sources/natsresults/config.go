@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/reten/reten-relay/sinks/natsstreams"
 )
 
 // Config configures a Source. The zero value of every optional field means its default.
@@ -15,6 +17,9 @@ type Config struct {
 	Stream string
 	// Subjects the results are published on, wildcards allowed. Required.
 	Subjects []string
+	// StreamLimits bound Stream when the source creates it (max_age, max_bytes, ...).
+	// Default: natsstreams.DefaultLimits().
+	StreamLimits natsstreams.Limits
 	// Durable is the durable consumer name. Default: "reten-relay".
 	Durable string
 	// AckWait is how long the server waits for a settle before it redelivers. Used only

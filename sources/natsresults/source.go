@@ -49,6 +49,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Source, error) {
 	if err := s.bindLocked(ctx); err != nil {
 		return nil, err
 	}
+	go s.watchBinding(time.Second)
 	return s, nil
 }
 

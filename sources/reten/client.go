@@ -3,6 +3,7 @@ package reten
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,7 +25,9 @@ const (
 
 // Limits on what the client reads of an answer.
 const (
-	maxPageBytes  = 32 << 20
+	// A page of 100 tasks of ~1 KB is ~100 KB; 8 MiB leaves 80× room while a walk's
+	// worst case stays Concurrency × 8 MiB.
+	maxPageBytes  = 8 << 20
 	maxSmallBytes = 1 << 20
 	maxErrorBody  = 512
 )
@@ -45,6 +48,10 @@ type Config struct {
 	UserAgent string
 	// HTTPClient replaces the client's own (a test seam); Timeout and MaxConns then do not apply.
 	HTTPClient *http.Client
+	// TLS replaces the TLS settings of the client's own transport, e.g. to trust a
+	// corporate proxy's CA. The transport always takes HTTPS_PROXY and NO_PROXY from the
+	// environment. Default: nil (Go's defaults, the system's roots).
+	TLS *tls.Config
 }
 
 // Client calls Reten's integration API. It is safe for concurrent use.
@@ -103,8 +110,12 @@ func New(cfg Config) (*Client, error) {
 		tr.MaxIdleConns = cfg.MaxConns * 2
 		tr.MaxIdleConnsPerHost = cfg.MaxConns
 		tr.IdleConnTimeout = 90 * time.Second
+		if cfg.TLS != nil {
+			tr.TLSClientConfig = cfg.TLS
+		}
 		hc = &http.Client{Transport: tr, Timeout: cfg.Timeout}
 	}
+	hc = withSameHostRedirects(hc)
 	return &Client{base: base, key: cfg.APIKey, userAgent: cfg.UserAgent, timeout: cfg.Timeout, http: hc, now: time.Now}, nil
 }
 
@@ -120,6 +131,8 @@ type call struct {
 	body       []byte
 	permission string
 	limit      int64
+	// buf, when not nil, is reused to hold the answer (a listing reads thousands of pages).
+	buf []byte
 }
 
 // do performs the call and returns the status and the body of a 2xx answer.
@@ -147,6 +160,9 @@ func (c *Client) do(ctx context.Context, cl call) (int, []byte, error) {
 		if ctx.Err() != nil {
 			return 0, nil, fmt.Errorf("reten: %s: %w", cl.op, ctx.Err())
 		}
+		if errors.Is(err, ErrForeignRedirect) {
+			return 0, nil, &Error{Op: cl.op, Class: schema.ErrRejected, Permission: cl.permission, Err: c.scrubErr(err)}
+		}
 		// Timeouts, refused and reset connections, EOF before an answer: all transient.
 		return 0, nil, &Error{Op: cl.op, Class: schema.ErrTransient, Permission: cl.permission, Err: c.scrubErr(err)}
 	}
@@ -158,7 +174,7 @@ func (c *Client) do(ctx context.Context, cl call) (int, []byte, error) {
 	if resp.StatusCode/100 != 2 {
 		limit = maxSmallBytes
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	data, err := readBody(resp, cl.buf, limit+1)
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, nil, fmt.Errorf("reten: %s: %w", cl.op, ctx.Err())
@@ -182,6 +198,28 @@ func (c *Client) do(ctx context.Context, cl call) (int, []byte, error) {
 		Message:    c.scrub(trim(serverMessage(data), 300)),
 	}
 	return resp.StatusCode, nil, e
+}
+
+// readBody reads at most limit bytes of the body into buf (grown as needed).
+func readBody(resp *http.Response, buf []byte, limit int64) ([]byte, error) {
+	if n := resp.ContentLength; n > 0 && n <= limit && int64(cap(buf)) < n {
+		buf = make([]byte, 0, n+1) // +1: room to see io.EOF without growing
+	}
+	r := io.LimitReader(resp.Body, limit)
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
 
 // serverMessage reads NestJS's `message`, a string or an array of strings.

@@ -24,7 +24,7 @@ var (
 	_ relay.Submitter = (*reten.Client)(nil)
 )
 
-func newClient(t *testing.T, sim *retensim.Sim, key string) *reten.Client {
+func newClient(t testing.TB, sim *retensim.Sim, key string) *reten.Client {
 	t.Helper()
 	c, err := reten.New(reten.Config{BaseURL: sim.URL(), APIKey: reten.APIKey(key), Timeout: 2 * time.Second})
 	if err != nil {
@@ -55,14 +55,15 @@ func TestClient_ListAllTasks_ReadsEveryPageOfALargeList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !l.Consistent || len(l.Tasks) != 2000 || l.Pages != 20 || l.Total != 2000 {
+	// 20 full pages, and an empty 21st that proves the end.
+	if !l.Consistent || len(l.Tasks) != 2000 || l.Pages != 21 || l.Total != 2000 {
 		t.Fatalf("listing: consistent=%v (%s) tasks=%d pages=%d total=%d", l.Consistent, l.Inconsistency, len(l.Tasks), l.Pages, l.Total)
 	}
-	if got := sim.Requests(retensim.EndpointListTasks); got != 20 {
-		t.Errorf("requests = %d, want 20", got)
+	if got := sim.Requests(retensim.EndpointListTasks); got != 21 {
+		t.Errorf("requests = %d, want 21", got)
 	}
-	if len(progress) != 20 {
-		t.Errorf("progress called %d times, want 20", len(progress))
+	if len(progress) != 21 {
+		t.Errorf("progress called %d times, want 21", len(progress))
 	}
 	want := sim.Tasks()
 	for i, task := range l.Tasks {

@@ -23,6 +23,11 @@ var ErrPageBeyondEnd = errors.New("page beyond the last page")
 // ErrBadResponse: Reten's answer could not be understood (not JSON, truncated, wrong shape).
 var ErrBadResponse = errors.New("response not understood")
 
+// ErrForeignRedirect: an answer redirected the client to another scheme, host or port. The
+// client never follows it, because the request carries the x-api-key; it is a rejected
+// call (ErrRejected), naming where the redirect pointed.
+var ErrForeignRedirect = errors.New("redirect to another host refused: the API key is only sent to the configured Reten host")
+
 // Error is every failure of a Reten call. errors.Is(err, schema.ErrAuth) (or ErrTransient,
 // ErrRejected, ErrConflict) tells its class; errors.As gives the details.
 type Error struct {

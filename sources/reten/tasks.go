@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -30,6 +31,31 @@ const maxPageRetry = 30 * time.Second
 // channel, scheduled_from, ...). A page past meta.totalPages is an error wrapping
 // ErrPageBeyondEnd.
 func (c *Client) ListTasksPage(ctx context.Context, page, perPage int, query map[string]string) (Page, error) {
+	var f pageFetcher
+	p, err := f.fetch(ctx, c, page, perPage, query)
+	if err != nil {
+		return p, err
+	}
+	if page > 1 && len(p.Tasks) == 0 && p.Meta != nil && page > p.Meta.TotalPages {
+		return p, &Error{Op: fmt.Sprintf("list tasks page %d", page), Class: schema.ErrRejected, StatusCode: http.StatusOK, Permission: PermissionViewActivities,
+			Err: fmt.Errorf("%w: totalPages is %d", ErrPageBeyondEnd, p.Meta.TotalPages)}
+	}
+	return p, nil
+}
+
+// pageFetcher fetches and decodes pages into buffers it reuses: the tasks of its last page
+// (and their Raw) stay valid until its next fetch. One per walk worker.
+type pageFetcher struct {
+	buf []byte
+	dec pageDecoder
+}
+
+// maxKeptBuffer: a fetcher does not keep a buffer larger than this between pages, so one
+// odd page does not pin megabytes for the rest of the walk.
+const maxKeptBuffer = 1 << 20
+
+// fetch gets one page once.
+func (f *pageFetcher) fetch(ctx context.Context, c *Client, page, perPage int, query map[string]string) (Page, error) {
 	q := url.Values{}
 	for k, v := range query {
 		q.Set(k, v)
@@ -37,23 +63,24 @@ func (c *Client) ListTasksPage(ctx context.Context, page, perPage int, query map
 	q.Set("page", strconv.Itoa(page))
 	q.Set("per_page", strconv.Itoa(perPage))
 	op := fmt.Sprintf("list tasks page %d", page)
-	_, data, err := c.do(ctx, call{op: op, method: http.MethodGet, path: tasksPath, query: q, permission: PermissionViewActivities, limit: maxPageBytes})
+	_, data, err := c.do(ctx, call{op: op, method: http.MethodGet, path: tasksPath, query: q, permission: PermissionViewActivities, limit: maxPageBytes, buf: f.buf})
+	if cap(data) <= maxKeptBuffer {
+		f.buf = data[:0]
+	} else {
+		f.buf = nil
+	}
 	if err != nil {
 		return Page{}, err
 	}
-	p, err := DecodePage(data)
+	p, err := f.dec.decode(data)
 	if err != nil {
 		return Page{}, &Error{Op: op, Class: schema.ErrRejected, StatusCode: http.StatusOK, Permission: PermissionViewActivities, Body: c.scrub(trim(string(data), maxErrorBody)), Err: err}
-	}
-	if page > 1 && len(p.Tasks) == 0 && p.Meta != nil && page > p.Meta.TotalPages {
-		return p, &Error{Op: op, Class: schema.ErrRejected, StatusCode: http.StatusOK, Permission: PermissionViewActivities,
-			Err: fmt.Errorf("%w: totalPages is %d", ErrPageBeyondEnd, p.Meta.TotalPages)}
 	}
 	return p, nil
 }
 
-// listPage is ListTasksPage with retries of transient failures, honouring Retry-After.
-func (c *Client) listPage(ctx context.Context, page, perPage int, query map[string]string) (Page, error) {
+// fetchRetrying is fetch with retries of transient failures, honouring Retry-After.
+func (f *pageFetcher) fetchRetrying(ctx context.Context, c *Client, page, perPage int, query map[string]string) (Page, error) {
 	b := backoff.NewExponentialBackOff()
 	b.InitialInterval = 200 * time.Millisecond
 	b.MaxInterval = 5 * time.Second
@@ -61,7 +88,7 @@ func (c *Client) listPage(ctx context.Context, page, perPage int, query map[stri
 	b.MaxElapsedTime = budget
 	b.Reset()
 	for {
-		p, err := c.ListTasksPage(ctx, page, perPage, query)
+		p, err := f.fetch(ctx, c, page, perPage, query)
 		if err == nil || !errors.Is(err, schema.ErrTransient) {
 			return p, err
 		}
@@ -83,132 +110,41 @@ func (c *Client) listPage(ctx context.Context, page, perPage int, query map[stri
 	}
 }
 
-// ListAllTasks lists every page once: page 1 first, then the rest concurrently (up to
-// opts.Concurrency) using meta.totalPages, or one after another until a short page when
-// Reten sends no meta. A page failing for good returns the error. A listing that does not
-// add up (a duplicate id, pages that disagree on meta.total, an item count that differs
-// from it, a page past the end) comes back with Consistent false and the reason: offset
-// pagination shifts items while the list changes, and only a consistent listing may be
-// used to decide that a task is gone.
+// ListAllTasks lists every page once (see StreamTasks) and returns the tasks in list order
+// with copies of their raw JSON. The listing is Consistent when it was covered, no id
+// appeared twice, every page reported the same meta.total and the item count equals it:
+// offset pagination shifts items while the list changes. It holds the whole list in
+// memory; StreamTasks does not.
 func (c *Client) ListAllTasks(ctx context.Context, opts schema.ListOptions) (schema.TaskListing, error) {
-	perPage := opts.PageSize
-	if perPage <= 0 || perPage > MaxPageSize {
-		perPage = MaxPageSize
-	}
-	conc := max(opts.Concurrency, 1)
-	if opts.Concurrency <= 0 {
-		conc = 4
-	}
-	first, err := c.listPage(ctx, 1, perPage, opts.Query)
+	pages := map[int][]schema.Task{}
+	sum, err := c.StreamTasks(ctx, opts, func(page int, tasks []schema.Task) error {
+		n := 0
+		for _, t := range tasks {
+			n += len(t.Raw)
+		}
+		arena := make([]byte, 0, n) // one copy per page, not one per task
+		kept := make([]schema.Task, len(tasks))
+		for i, t := range tasks {
+			arena = append(arena, t.Raw...)
+			kept[i] = schema.Task{ID: t.ID, Raw: arena[len(arena)-len(t.Raw) : len(arena) : len(arena)]}
+		}
+		pages[page] = kept
+		return nil
+	})
 	if err != nil {
 		return schema.TaskListing{}, err
 	}
-	if first.Meta == nil {
-		return c.listWithoutMeta(ctx, first, perPage, opts)
+	l := schema.TaskListing{Total: sum.Total, Pages: sum.Pages, Consistent: sum.Covered, Inconsistency: sum.Inconsistency}
+	if l.Consistent && l.Inconsistency != "" {
+		l.Consistent = false
 	}
-	totalPages := max(first.Meta.TotalPages, 1)
-	pages := make([]Page, totalPages)
-	pages[0] = first
-	progress(opts, 1, totalPages)
-	var inconsistency string
-	if totalPages > 1 {
-		inconsistency, err = c.fetchRest(ctx, pages, perPage, conc, opts)
-		if err != nil {
-			return schema.TaskListing{}, err
-		}
-	}
-	l := merge(pages, first.Meta.Total)
-	if inconsistency != "" && l.Consistent {
-		l.Consistent, l.Inconsistency = false, inconsistency
-	}
-	return l, nil
-}
-
-// fetchRest fetches pages[1:] with conc workers. It returns a reason when a page shows the
-// listing shifted, or the first error that is not about the listing's shape.
-func (c *Client) fetchRest(ctx context.Context, pages []Page, perPage, conc int, opts schema.ListOptions) (string, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		mu            sync.Mutex
-		firstErr      error
-		inconsistency string
-		done          = 1
-		next          = make(chan int)
-		wg            sync.WaitGroup
-	)
-	for range min(conc, len(pages)-1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				p, err := c.listPage(ctx, i+1, perPage, opts.Query)
-				mu.Lock()
-				switch {
-				case errors.Is(err, ErrPageBeyondEnd):
-					inconsistency = fmt.Sprintf("page %d is past the end: the list shrank during the walk", i+1)
-				case err != nil && firstErr == nil:
-					firstErr = err
-					cancel()
-				case err == nil:
-					pages[i] = p
-					done++
-					progress(opts, done, len(pages))
-				}
-				mu.Unlock()
-			}
-		}()
-	}
-	for i := 1; i < len(pages) && ctx.Err() == nil; i++ {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-		}
-	}
-	close(next)
-	wg.Wait()
-	return inconsistency, firstErr
-}
-
-// listWithoutMeta walks pages one by one until a short page, for answers without meta.
-func (c *Client) listWithoutMeta(ctx context.Context, first Page, perPage int, opts schema.ListOptions) (schema.TaskListing, error) {
-	pages := []Page{first}
-	last := first
-	for len(last.Tasks) == perPage {
-		p, err := c.listPage(ctx, len(pages)+1, perPage, opts.Query)
-		if err != nil {
-			return schema.TaskListing{}, err
-		}
-		pages = append(pages, p)
-		progress(opts, len(pages), 0)
-		last = p
-	}
-	n := 0
-	for _, p := range pages {
-		n += len(p.Tasks)
-	}
-	return merge(pages, n), nil
-}
-
-// merge concatenates the pages and checks that they add up to total.
-func merge(pages []Page, total int) schema.TaskListing {
-	l := schema.TaskListing{Total: total, Pages: len(pages), Consistent: true}
-	n := 0
-	for _, p := range pages {
-		n += len(p.Tasks)
-	}
-	l.Tasks = make([]schema.Task, 0, n)
-	seen := make(map[string]struct{}, n)
-	for i, p := range pages {
-		if p.Meta != nil && p.Meta.Total != total && l.Consistent {
-			l.Consistent = false
-			l.Inconsistency = fmt.Sprintf("page %d reports %d tasks in total, page 1 reported %d", i+1, p.Meta.Total, total)
-		}
-		for _, t := range p.Tasks {
+	l.Tasks = make([]schema.Task, 0, sum.Tasks)
+	seen := make(map[string]struct{}, sum.Tasks)
+	for _, p := range slices.Sorted(maps.Keys(pages)) {
+		for _, t := range pages[p] {
 			if _, dup := seen[t.ID]; dup {
 				if l.Consistent {
-					l.Consistent = false
-					l.Inconsistency = fmt.Sprintf("task %s appears twice (page %d)", t.ID, i+1)
+					l.Consistent, l.Inconsistency = false, fmt.Sprintf("task %s appears twice (page %d)", t.ID, p)
 				}
 				continue
 			}
@@ -216,15 +152,9 @@ func merge(pages []Page, total int) schema.TaskListing {
 			l.Tasks = append(l.Tasks, t)
 		}
 	}
-	if l.Consistent && len(l.Tasks) != total {
+	if l.Consistent && len(l.Tasks) != l.Total {
 		l.Consistent = false
-		l.Inconsistency = fmt.Sprintf("listed %d tasks, meta.total says %d", len(l.Tasks), total)
+		l.Inconsistency = fmt.Sprintf("listed %d tasks, meta.total says %d", len(l.Tasks), l.Total)
 	}
-	return l
-}
-
-func progress(opts schema.ListOptions, done, total int) {
-	if opts.Progress != nil {
-		opts.Progress(done, total)
-	}
+	return l, nil
 }

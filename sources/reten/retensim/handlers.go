@@ -109,34 +109,39 @@ func (s *Sim) listTasks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
+	hostile := s.hostile
+	s.mu.Unlock()
+	if s.hostileAnswer(w, r, hostile) {
+		return
+	}
+	if hostile.IgnorePage {
+		page = 1
+	}
+	if hostile.PageSize > 0 {
+		perPage = hostile.PageSize
+	}
+	s.mu.Lock()
 	if status, ok := s.failPages[page]; ok {
 		s.mu.Unlock()
 		s.writeError(w, ep, status, fmt.Sprintf("page %d failed (injected)", page))
 		return
 	}
-	var match []*Task
-	for _, t := range s.tasks {
-		if t.Tenant == key.tenant && filterMatches(t, q) {
-			match = append(match, t)
-		}
-	}
-	total := len(match)
-	from := min((page-1)*perPage, total)
-	to := min(from+perPage, total)
-	data := make([]Task, 0, to-from)
-	for _, t := range match[from:to] {
-		data = append(data, *t)
+	total, window := s.pageLocked(key.tenant, q, (page-1)*perPage, perPage)
+	data := make([]Task, len(window))
+	for i, t := range window {
+		data[i] = *t
 	}
 	hook := s.onPage
 	s.mu.Unlock()
 	if hook != nil {
 		hook(page)
 	}
-	totalPages := (total + perPage - 1) / perPage
-	s.writeJSON(w, ep, http.StatusOK, map[string]any{
-		"data": data,
-		"meta": map[string]int{"page": page, "limit": perPage, "total": total, "totalPages": totalPages},
-	})
+	data, meta := hostilePage(hostile, page, perPage, total, data, func(page int) []Task { return s.endlessPage(page, perPage) })
+	body := map[string]any{"data": data}
+	if meta != nil {
+		body["meta"] = meta
+	}
+	s.writeJSON(w, ep, http.StatusOK, body)
 }
 
 func intParam(v string, def int, problems *[]string, msg string) int {
@@ -156,48 +161,6 @@ func parseDate(v string) (time.Time, error) {
 		return t, nil
 	}
 	return time.Parse("2006-01-02", v)
-}
-
-func filterMatches(t *Task, q map[string][]string) bool {
-	get := func(k string) string {
-		if v := q[k]; len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
-	deref := func(p *string) string {
-		if p == nil {
-			return ""
-		}
-		return *p
-	}
-	if v := get("status"); v != "" && t.Status != v {
-		return false
-	}
-	if v := get("result_status"); v != "" && deref(t.ResultStatus) != v {
-		return false
-	}
-	if v := get("channel"); v != "" && t.Channel != v {
-		return false
-	}
-	if v := get("external_commerce_id"); v != "" && t.CommerceExternalID != v {
-		return false
-	}
-	if v := get("external_operator_id"); v != "" && deref(t.OperatorExternalID) != v {
-		return false
-	}
-	at, _ := parseDate(t.ScheduledAt)
-	if v := get("scheduled_from"); v != "" {
-		if from, err := parseDate(v); err == nil && at.Before(from) {
-			return false
-		}
-	}
-	if v := get("scheduled_to"); v != "" {
-		if to, err := parseDate(v); err == nil && at.After(to) {
-			return false
-		}
-	}
-	return true
 }
 
 func (s *Sim) listResultTypes(w http.ResponseWriter, r *http.Request) {

@@ -2,7 +2,10 @@
 // integration API as reten-api.md describes it: the three integration endpoints with their
 // permissions, status codes, NestJS error bodies and offset pagination, API keys with
 // permissions, expiry and revocation, tenants, and GET /api/api-keys. Tests change its tasks,
-// keys and faults; `reten-relay sim` serves it for local development.
+// keys and faults (Script, FailPage, SetFailureRate) and can make the list hostile
+// (SetHostile: lying meta, endless pages, ignoring page, redirects, huge bodies). Pages cost
+// O(page) at any size (an ordered index per tenant), so 100,000 tasks under churn serve
+// quickly. `reten-relay sim` serves it for local development.
 //
 //	sim := retensim.New(t, retensim.WithTasks(100))
 //	client, _ := reten.New(reten.Config{BaseURL: sim.URL(), APIKey: reten.APIKey(sim.APIKey())})
@@ -35,7 +38,8 @@ type Sim struct {
 	mu           sync.Mutex
 	rnd          *rand.Rand
 	seq          int64
-	tasks        []*Task // in list order (creation order)
+	all          taskList             // every task in list order (creation order)
+	tenants      map[string]*taskList // each tenant's tasks in list order
 	byID         map[string]*Task
 	keys         map[string]*apiKey
 	jwts         map[string]*apiKey
@@ -49,6 +53,7 @@ type Sim struct {
 	rates        map[Endpoint]rateFault
 	failPages    map[int]int
 	onPage       func(page int)
+	hostile      Hostile
 	now          func() time.Time
 
 	requests  sync.Map // Endpoint → *atomic.Int64
@@ -90,6 +95,7 @@ func newSim(opts []Option) *Sim {
 	s := &Sim{
 		rnd:          rnd,
 		byID:         map[string]*Task{},
+		tenants:      map[string]*taskList{},
 		keys:         map[string]*apiKey{},
 		jwts:         map[string]*apiKey{},
 		resultByTask: map[string]int{},

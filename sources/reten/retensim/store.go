@@ -32,6 +32,7 @@ type Task struct {
 	// Tenant owns the task; keys see only their tenant's tasks. Not serialised.
 	Tenant string `json:"-"`
 	seq    int64
+	pos    [2]int // slots in the list of every task and in its tenant's (see taskList)
 }
 
 var (
@@ -95,7 +96,8 @@ func (s *Sim) addLocked(t Task) Task {
 	s.seq++
 	t.seq = s.seq
 	p := &t
-	s.tasks = append(s.tasks, p)
+	s.all.push(p)
+	s.tenantList(t.Tenant).push(p)
 	s.byID[t.ID] = p
 	return t
 }
@@ -131,10 +133,27 @@ func (s *Sim) UpdateTask(id string, f func(*Task)) bool {
 	defer s.mu.Unlock()
 	t, ok := s.byID[id]
 	if ok {
+		tenant := t.Tenant
 		f(t)
 		t.ID = id
+		if t.Tenant != tenant { // it moves to the end of its new tenant's list
+			t.Tenant, tenant = tenant, t.Tenant
+			s.tenantList(t.Tenant).remove(t)
+			t.Tenant = tenant
+			s.tenantList(t.Tenant).push(t)
+		}
 	}
 	return ok
+}
+
+// tenantList is a tenant's tasks in list order.
+func (s *Sim) tenantList(tenant string) *taskList {
+	l := s.tenants[tenant]
+	if l == nil {
+		l = &taskList{which: 1}
+		s.tenants[tenant] = l
+	}
+	return l
 }
 
 // DeleteTask removes a task, shifting the later ones to earlier pages; false when there is
@@ -151,12 +170,8 @@ func (s *Sim) deleteLocked(id string) bool {
 		return false
 	}
 	delete(s.byID, id)
-	for i, x := range s.tasks {
-		if x == t {
-			s.tasks = append(s.tasks[:i], s.tasks[i+1:]...)
-			break
-		}
-	}
+	s.all.remove(t)
+	s.tenantList(t.Tenant).remove(t)
 	return true
 }
 
@@ -175,10 +190,11 @@ func (s *Sim) Task(id string) (Task, bool) {
 func (s *Sim) Tasks() []Task {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Task, len(s.tasks))
-	for i, t := range s.tasks {
-		out[i] = *t
-	}
+	out := make([]Task, 0, s.all.live)
+	s.all.each(func(t *Task) bool {
+		out = append(out, *t)
+		return true
+	})
 	return out
 }
 
@@ -188,17 +204,17 @@ func (s *Sim) Churn(n int) {
 	defer s.mu.Unlock()
 	for range n {
 		switch k := s.rnd.IntN(10); {
-		case k < 3 || len(s.tasks) == 0:
+		case k < 3 || s.all.live == 0:
 			s.addTasksLocked(DefaultTenant, 1)
 		case k < 9:
-			t := s.tasks[s.rnd.IntN(len(s.tasks))]
+			t := s.all.at(s.rnd.IntN(s.all.live))
 			if s.rnd.IntN(2) == 0 {
 				t.Status = statuses[s.rnd.IntN(len(statuses))]
 			} else {
 				t.ScheduledAt = iso(s.now().Add(time.Duration(s.rnd.IntN(14*24)) * time.Hour).Truncate(time.Hour))
 			}
 		default:
-			s.deleteLocked(s.tasks[s.rnd.IntN(len(s.tasks))].ID)
+			s.deleteLocked(s.all.at(s.rnd.IntN(s.all.live)).ID)
 		}
 	}
 }

@@ -80,12 +80,12 @@ func (s *Sim) submitResult(w http.ResponseWriter, r *http.Request) {
 	if msg.ActivityID != "" {
 		task = s.byID[msg.ActivityID]
 	} else {
-		for _, t := range s.tasks {
+		s.all.each(func(t *Task) bool {
 			if t.ProviderActivityID != nil && *t.ProviderActivityID == msg.ProviderActivityID {
 				task = t
-				break
 			}
-		}
+			return task == nil
+		})
 	}
 	if task != nil && task.Tenant != key.tenant {
 		task = nil // another tenant's task does not exist for this key

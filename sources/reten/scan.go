@@ -1,0 +1,267 @@
+package reten
+
+import (
+	"errors"
+	"fmt"
+)
+
+// scanner is a validating JSON scanner that only finds where values start and end. The task
+// list is decoded with it in one pass: item boundaries, each item's id and the meta block,
+// without building maps or copying the items (see DecodePage). It accepts what
+// encoding/json accepts, except nesting deeper than maxDepth; like encoding/json it lets
+// bad UTF-8 through (encoding/json replaces it rather than failing). The fuzz test holds
+// it to that: whatever it accepts, encoding/json accepts and reads the same ids from.
+type scanner struct {
+	data []byte
+}
+
+// maxDepth bounds nesting, so a hostile body cannot exhaust the stack.
+const maxDepth = 1000
+
+var errSyntax = errors.New("invalid JSON")
+
+// plain marks the bytes a string may hold without a closer look: not '"', '\\' or a
+// control character.
+var plain = func() (t [256]bool) {
+	for i := 0x20; i < 256; i++ {
+		t[i] = i != '"' && i != '\\'
+	}
+	return t
+}()
+
+func (s *scanner) syntax(i int, what string) error {
+	return fmt.Errorf("%w at byte %d: %s", errSyntax, i, what)
+}
+
+// ws returns the index of the first byte at or after i that is not white space.
+func (s *scanner) ws(i int) int {
+	d := s.data
+	for i < len(d) {
+		switch d[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// value scans the value starting at i (no leading white space) and returns its end.
+func (s *scanner) value(i, depth int) (int, error) {
+	d := s.data
+	if i >= len(d) {
+		return i, s.syntax(i, "unexpected end")
+	}
+	switch c := d[i]; {
+	case c == '"':
+		end, _, err := s.str(i)
+		return end, err
+	case c == '{':
+		return s.object(i, depth+1, nil)
+	case c == '[':
+		return s.array(i, depth+1, nil)
+	case c == '-' || c >= '0' && c <= '9':
+		return s.number(i)
+	case c == 't':
+		return s.literal(i, "true")
+	case c == 'f':
+		return s.literal(i, "false")
+	case c == 'n':
+		return s.literal(i, "null")
+	}
+	return i, s.syntax(i, fmt.Sprintf("unexpected %q", d[i]))
+}
+
+func (s *scanner) literal(i int, lit string) (int, error) {
+	if len(s.data)-i < len(lit) || string(s.data[i:i+len(lit)]) != lit {
+		return i, s.syntax(i, "bad literal")
+	}
+	return i + len(lit), nil
+}
+
+// str scans the string starting at the quote at i; escaped tells whether it holds escapes.
+func (s *scanner) str(i int) (end int, escaped bool, err error) {
+	d := s.data
+	i++
+	for {
+		for i < len(d) && plain[d[i]] {
+			i++
+		}
+		if i >= len(d) {
+			return i, escaped, s.syntax(i, "unterminated string")
+		}
+		switch d[i] {
+		case '"':
+			return i + 1, escaped, nil
+		case '\\':
+			escaped = true
+			if i+1 >= len(d) {
+				return i, escaped, s.syntax(i, "unterminated escape")
+			}
+			switch d[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				if len(d)-i < 6 || !hex4(d[i+2:i+6]) {
+					return i, escaped, s.syntax(i, "bad \\u escape")
+				}
+				i += 6
+			default:
+				return i, escaped, s.syntax(i, "bad escape")
+			}
+		default:
+			return i, escaped, s.syntax(i, "control character in string")
+		}
+	}
+}
+
+func hex4(b []byte) bool {
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// number scans -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *scanner) number(i int) (int, error) {
+	d := s.data
+	start := i
+	if d[i] == '-' {
+		i++
+	}
+	digits := func() bool {
+		j := i
+		for i < len(d) && d[i] >= '0' && d[i] <= '9' {
+			i++
+		}
+		return i > j
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case !digits():
+		return i, s.syntax(start, "bad number")
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		if !digits() {
+			return i, s.syntax(start, "bad fraction")
+		}
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return i, s.syntax(start, "bad exponent")
+		}
+	}
+	return i, nil
+}
+
+// member is called for each member of an object scanned with a callback: key is the raw
+// key without quotes (escapes left as they are), v the value's start. It returns the
+// value's end.
+type member func(key []byte, v int) (int, error)
+
+// object scans the object at i. With each nil, values are scanned and skipped.
+func (s *scanner) object(i, depth int, each member) (int, error) {
+	if depth > maxDepth {
+		return i, s.syntax(i, "nested too deep")
+	}
+	d := s.data
+	i = s.ws(i + 1)
+	if i < len(d) && d[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(d) || d[i] != '"' {
+			return i, s.syntax(i, "object key expected")
+		}
+		kend, _, err := s.str(i)
+		if err != nil {
+			return kend, err
+		}
+		key := d[i+1 : kend-1]
+		i = s.ws(kend)
+		if i >= len(d) || d[i] != ':' {
+			return i, s.syntax(i, "':' expected")
+		}
+		i = s.ws(i + 1)
+		if each != nil {
+			i, err = each(key, i)
+		} else {
+			i, err = s.value(i, depth)
+		}
+		if err != nil {
+			return i, err
+		}
+		i = s.ws(i)
+		if i >= len(d) {
+			return i, s.syntax(i, "unterminated object")
+		}
+		switch d[i] {
+		case ',':
+			i = s.ws(i + 1)
+		case '}':
+			return i + 1, nil
+		default:
+			return i, s.syntax(i, "',' or '}' expected")
+		}
+	}
+}
+
+// array scans the array at i, calling each (when not nil) with every element's start; each
+// returns the element's end.
+func (s *scanner) array(i, depth int, each func(v int) (int, error)) (int, error) {
+	if depth > maxDepth {
+		return i, s.syntax(i, "nested too deep")
+	}
+	d := s.data
+	i = s.ws(i + 1)
+	if i < len(d) && d[i] == ']' {
+		return i + 1, nil
+	}
+	for {
+		var err error
+		if each != nil {
+			i, err = each(i)
+		} else {
+			i, err = s.value(i, depth)
+		}
+		if err != nil {
+			return i, err
+		}
+		i = s.ws(i)
+		if i >= len(d) {
+			return i, s.syntax(i, "unterminated array")
+		}
+		switch d[i] {
+		case ',':
+			i = s.ws(i + 1)
+		case ']':
+			return i + 1, nil
+		default:
+			return i, s.syntax(i, "',' or ']' expected")
+		}
+	}
+}
+
+// integer reads the JSON number v..end as a non-negative int that fits in 53 bits.
+func integer(b []byte) (int, bool) {
+	if len(b) == 0 || len(b) > 15 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
+}
