@@ -93,7 +93,7 @@ type engine struct {
 	held, heldBytes int
 	granted         int // room tokens given to the receiver and not yet back with a message
 	inflight        int // POSTs
-	settling        int  // settle goroutines
+	settling        int // settle goroutines
 	receiving       bool
 	draining        bool
 	seq             uint64
