@@ -2,32 +2,52 @@ package results
 
 import "encoding/json"
 
+// member is one member of a JSON object; both slices alias the document.
+type member struct {
+	key []byte // unquoted
+	val json.RawMessage
+}
+
+// members are an object's members in document order.
+type members []member
+
+// get returns the value of key; the last of duplicate keys wins, as with encoding/json.
+func (m members) get(key string) (json.RawMessage, bool) {
+	for i := len(m) - 1; i >= 0; i-- {
+		if string(m[i].key) == key {
+			return m[i].val, true
+		}
+	}
+	return nil, false
+}
+
 // objectMembers splits a JSON document that is known to be valid into the members of its
-// top-level object (the last of duplicate keys wins, as with encoding/json); ok is false
-// when it is not an object. The values alias doc. It exists because decoding every result
-// into a map with encoding/json was the largest CPU cost the relay added per result.
-func objectMembers(doc []byte) (m map[string]json.RawMessage, ok bool) {
+// top-level object; ok is false when it is not an object. It exists because decoding every
+// result into a map with encoding/json was the largest CPU cost the relay added per result.
+func objectMembers(doc []byte) (m members, ok bool) {
 	i := skipSpace(doc, 0)
 	if i >= len(doc) || doc[i] != '{' {
 		return nil, false
 	}
-	m = make(map[string]json.RawMessage, 8)
+	m = make(members, 0, 8)
 	i = skipSpace(doc, i+1)
 	if doc[i] == '}' {
 		return m, true
 	}
 	for {
 		end := stringEnd(doc, i)
-		key := string(doc[i+1 : end-1])
-		for _, c := range doc[i+1 : end-1] {
+		key := doc[i+1 : end-1]
+		for _, c := range key {
 			if c == '\\' {
-				_ = json.Unmarshal(doc[i:end], &key)
+				var k string
+				_ = json.Unmarshal(doc[i:end], &k)
+				key = []byte(k)
 				break
 			}
 		}
 		i = skipSpace(doc, skipSpace(doc, end)+1) // past the colon
 		vend := valueEnd(doc, i)
-		m[key] = json.RawMessage(doc[i:vend])
+		m = append(m, member{key: key, val: doc[i:vend]})
 		i = skipSpace(doc, vend)
 		if doc[i] != ',' {
 			return m, true // the closing brace

@@ -120,17 +120,17 @@ func Validate(body []byte, types map[string]schema.ResultType, now time.Time) (*
 // fields reads typed members of a JSON object and collects what is wrong with them.
 type fields struct {
 	prefix   string
-	m        map[string]json.RawMessage
+	m        members
 	problems []string
 }
 
 func (f *fields) has(k string) bool {
-	v, ok := f.m[k]
+	v, ok := f.m.get(k)
 	return ok && string(v) != "null"
 }
 
 func (f *fields) str(k string, required bool) string {
-	raw, ok := f.m[k]
+	raw, ok := f.m.get(k)
 	if !ok || string(raw) == "null" {
 		if required {
 			f.problems = append(f.problems, f.prefix+k+" is required")
@@ -151,7 +151,7 @@ func (f *fields) str(k string, required bool) string {
 }
 
 func (f *fields) boolean(k string) bool {
-	raw, ok := f.m[k]
+	raw, ok := f.m.get(k)
 	if !ok || string(raw) == "null" {
 		return false
 	}
@@ -179,7 +179,7 @@ func plainString(raw []byte) (string, bool) {
 }
 
 func (f *fields) object(k string, required bool) json.RawMessage {
-	raw, ok := f.m[k]
+	raw, ok := f.m.get(k)
 	if !ok || string(raw) == "null" {
 		if required {
 			f.problems = append(f.problems, f.prefix+k+" is required")
