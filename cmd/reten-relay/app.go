@@ -159,7 +159,7 @@ func (a *app) buildReten(cfg *config.Config, opts appOptions) error {
 	}
 	client, err := reten.New(reten.Config{
 		BaseURL:   a.retenURL,
-		APIKey:    reten.APIKey(key),
+		APIKey:    reten.NewAPIKey(key),
 		Timeout:   cfg.Reten.Timeout,
 		MaxConns:  maxConns,
 		UserAgent: userAgent(),

@@ -75,7 +75,7 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		report(false, "reten.tls: %v", err)
 		return exitFailure
 	}
-	client, err := reten.New(reten.Config{BaseURL: base, APIKey: reten.APIKey(key), Timeout: cfg.Reten.Timeout, UserAgent: userAgent(), TLS: retenTLS})
+	client, err := reten.New(reten.Config{BaseURL: base, APIKey: reten.NewAPIKey(key), Timeout: cfg.Reten.Timeout, UserAgent: userAgent(), TLS: retenTLS})
 	if err != nil {
 		report(false, "reten: %v", err)
 		return exitFailure

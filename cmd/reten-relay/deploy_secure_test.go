@@ -73,16 +73,8 @@ func TestDeploy_SecureComposeConnectsToItsNATS(t *testing.T) {
 	if err != nil {
 		t.Fatalf("nats-secure.conf: %v", err)
 	}
-	opts.Host, opts.Port, opts.HTTPPort, opts.NoLog, opts.NoSigs = "127.0.0.1", -1, 0, true, true
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
+	opts.Host, opts.Port, opts.HTTPPort = "127.0.0.1", -1, 0
+	srv := relaytest.StartNATSServer(t, opts)
 	relayEnv := func(pw string) func(string) (string, bool) {
 		e := map[string]string{"RETEN_API_KEY": "rtn_sk_deploytest", "RETEN_URL": "prod", "KAFKA_BROKERS": "kafka:9092",
 			"NATS_URL":  fmt.Sprintf("tls://127.0.0.1:%d", srv.Addr().(*net.TCPAddr).Port),

@@ -19,6 +19,7 @@ import (
 	"github.com/segmentio/kafka-go/sasl/scram"
 
 	"github.com/reten/reten-relay/relay/config"
+	"github.com/reten/reten-relay/sinks/kafkasink"
 )
 
 // security is what design §11's keys turn into: the TLS settings and credentials of every
@@ -113,23 +114,13 @@ func (s *security) kafkaDialer(clientID string, timeout time.Duration, onTLS fun
 	return d
 }
 
-// pingKafka asks the brokers, one after another, for the cluster metadata, over TLS and
-// SASL as configured. The error names the last broker tried and what failed.
+// pingKafka asks the brokers for the cluster metadata, over TLS and SASL as configured. The
+// error names the last broker tried and what failed.
 func (s *security) pingKafka(ctx context.Context, brokers []string) error {
-	var err error
-	for _, b := range brokers {
-		dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		var conn *kafka.Conn
-		conn, err = s.kafkaDialer("reten-relay", 3*time.Second, nil).DialContext(dctx, "tcp", b)
-		cancel()
-		if err == nil {
-			_, err = conn.Brokers()
-			_ = conn.Close()
-			if err == nil {
-				return nil
-			}
-		}
-		err = s.explainKafka(b, err)
+	err := kafkasink.Ping(ctx, s.kafkaDialer("reten-relay", 3*time.Second, nil), brokers)
+	var be *kafkasink.BrokerError
+	if errors.As(err, &be) {
+		return s.explainKafka(be.Broker, be.Err)
 	}
 	return err
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
@@ -34,18 +33,9 @@ const natsSecureResults = `results:
 // startSecureNATS starts a nats-server with JetStream and TLS from pki; mutate adds auth.
 func startSecureNATS(t *testing.T, pki *relaytest.PKI, mutate func(*server.Options)) (*server.Server, string) {
 	t.Helper()
-	o := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
-		TLS: true, TLSConfig: pki.ServerTLS(false), TLSTimeout: 2}
+	o := &server.Options{JetStream: true, StoreDir: t.TempDir(), TLS: true, TLSConfig: pki.ServerTLS(false), TLSTimeout: 2}
 	mutate(o)
-	srv, err := server.NewServer(o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	srv := relaytest.StartNATSServer(t, o)
 	return srv, fmt.Sprintf("tls://127.0.0.1:%d", srv.Addr().(*net.TCPAddr).Port)
 }
 

@@ -9,6 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/reten/reten-relay/relay/config"
+	"github.com/reten/reten-relay/schema"
 )
 
 const key = "rtn_sk_live_do_not_print_me"
@@ -39,7 +40,7 @@ func TestSecret_NeverPrintsTheKey(t *testing.T) {
 		if strings.Contains(out, key) || strings.Contains(out, "do_not_print") {
 			t.Errorf("%s shows the key: %s", how, out)
 		}
-		if !strings.Contains(out, "rtn_sk_…redacted") {
+		if !strings.Contains(out, schema.Redacted) {
 			t.Errorf("%s does not show the redacted form: %s", how, out)
 		}
 	}

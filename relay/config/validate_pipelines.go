@@ -6,8 +6,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/reten/reten-relay/internal/subjects"
 	"github.com/reten/reten-relay/relay/routing"
+	"github.com/reten/reten-relay/schema/subjects"
 )
 
 // queryReserved are the list parameters the relay sets itself.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/reten/reten-relay/sinks/embeddednats"
@@ -93,4 +94,28 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// StartNATSServer starts a nats-server with the caller's options (TLS, auth, a config file
+// read with server.ProcessConfigFile), on a random loopback port unless o says otherwise, and
+// stops it at Cleanup. StartNATS is the plain case; this one is for tests of secured servers.
+func StartNATSServer(t testing.TB, o *server.Options) *server.Server {
+	t.Helper()
+	if o.Host == "" {
+		o.Host = "127.0.0.1"
+	}
+	if o.Port == 0 {
+		o.Port = -1
+	}
+	o.NoLog, o.NoSigs = true, true
+	srv, err := server.NewServer(o)
+	if err != nil {
+		t.Fatalf("start nats-server: %v", err)
+	}
+	srv.Start()
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	return srv
 }

@@ -58,7 +58,7 @@ func TestSink_CoreSubjectReachesASubscriber(t *testing.T) {
 	if err != nil {
 		t.Fatalf("receive: %v", err)
 	}
-	if string(got.Data) != `{"a":1}` || got.Header.Get(jetstream.MsgIDHeader) != "ev-7" || got.Header.Get("ce_type") != "t" {
+	if string(got.Data) != `{"a":1}` || got.Header.Get(jetstream.MsgIDHeader) != "ev-7" || got.Header.Get("ce-type") != "t" {
 		t.Fatalf("got %s with headers %v", got.Data, got.Header)
 	}
 	if mode := s.Mode("plain.events"); mode != natssink.ModeCore {

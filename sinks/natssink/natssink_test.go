@@ -3,6 +3,7 @@ package natssink_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -92,6 +93,11 @@ func readStream(t testing.TB, js jetstream.JetStream, stream, subject string, n 
 func received(h nats.Header, body []byte) sinktest.Received {
 	r := sinktest.Received{ID: h.Get(jetstream.MsgIDHeader), Headers: map[string]string{}, Body: body}
 	for k, v := range h {
+		// The conformance suite speaks schema.Message's names (ce_type); NATS carries
+		// the binding's (ce-type).
+		if rest, ok := strings.CutPrefix(k, "ce-"); ok {
+			k = "ce_" + rest
+		}
 		r.Headers[k] = v[0]
 	}
 	return r

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -22,7 +23,18 @@ func MsgID(m schema.Message) string {
 	return m.ID + "/" + m.Route
 }
 
-// toNatsMsg copies m into a NATS message: its headers as given plus Nats-Msg-Id.
+// HeaderName spells a message header as the CloudEvents NATS binding does: schema.Message
+// carries the CloudEvents attributes as the Kafka binding names them (ce_id), NATS spells
+// them ce-id. Other headers (a dead letter's copy of a producer's) keep their names.
+func HeaderName(k string) string {
+	switch k {
+	case "ce_id", "ce_type", "ce_source", "ce_subject", "ce_specversion", "ce_time", "ce_datacontenttype":
+		return "ce-" + strings.TrimPrefix(k, "ce_")
+	}
+	return k
+}
+
+// toNatsMsg copies m into a NATS message: its headers (see HeaderName) plus Nats-Msg-Id.
 func toNatsMsg(m schema.Message) *nats.Msg {
 	nm := &nats.Msg{Subject: m.Destination, Data: m.Body}
 	if len(m.Headers) > 0 || m.ID != "" {
@@ -30,7 +42,7 @@ func toNatsMsg(m schema.Message) *nats.Msg {
 		for k, v := range m.Headers {
 			// Direct assignment: NATS headers are case-sensitive and Set would not keep
 			// them as given on every nats.go version.
-			nm.Header[k] = []string{v}
+			nm.Header[HeaderName(k)] = []string{v}
 		}
 		if m.ID != "" {
 			nm.Header[jetstream.MsgIDHeader] = []string{MsgID(m)}

@@ -12,7 +12,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/reten/reten-relay/internal/subjects"
+	"github.com/reten/reten-relay/schema/subjects"
 )
 
 // Kind is what a Need's messages are; it shapes a stream the relay creates for them.

@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
-	"github.com/reten/reten-relay/internal/subjects"
+	"github.com/reten/reten-relay/schema/subjects"
 )
 
 // Target is where one concrete subject goes.

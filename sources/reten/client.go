@@ -92,7 +92,7 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.APIKey == "" {
+	if cfg.APIKey.IsZero() {
 		return nil, errors.New("reten: an API key is required")
 	}
 	if cfg.Timeout <= 0 {
@@ -244,7 +244,7 @@ func serverMessage(body []byte) string {
 // scrub removes the API key from text that came from elsewhere (a body could echo it).
 func (c *Client) scrub(s string) string {
 	if k := c.key.Reveal(); k != "" {
-		s = strings.ReplaceAll(s, k, redacted)
+		s = strings.ReplaceAll(s, k, schema.Redacted)
 	}
 	return s
 }

@@ -26,7 +26,7 @@ var (
 
 func newClient(t testing.TB, sim *retensim.Sim, key string) *reten.Client {
 	t.Helper()
-	c, err := reten.New(reten.Config{BaseURL: sim.URL(), APIKey: reten.APIKey(key), Timeout: 2 * time.Second})
+	c, err := reten.New(reten.Config{BaseURL: sim.URL(), APIKey: reten.NewAPIKey(key), Timeout: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestClient_FailureClasses(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			sim := retensim.New(t, retensim.WithTasks(3))
-			client, err := reten.New(reten.Config{BaseURL: sim.URL(), APIKey: reten.APIKey(sim.APIKey()), Timeout: 300 * time.Millisecond})
+			client, err := reten.New(reten.Config{BaseURL: sim.URL(), APIKey: reten.NewAPIKey(sim.APIKey()), Timeout: 300 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -280,7 +280,7 @@ func TestAPIKey_NeverPrints(t *testing.T) {
 	sim.AddKey(key, retensim.DefaultTenant) // no permissions: every call fails
 	var logs bytes.Buffer
 	log := zerolog.New(&logs)
-	cfg := reten.Config{BaseURL: sim.URL(), APIKey: key}
+	cfg := reten.Config{BaseURL: sim.URL(), APIKey: reten.NewAPIKey(key)}
 	c, err := reten.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -307,7 +307,7 @@ func TestAPIKey_NeverPrints(t *testing.T) {
 			t.Errorf("%s output contains the key: %s", name, out)
 		}
 	}
-	if !strings.Contains(outputs["%v"], "rtn_sk_…redacted") {
+	if !strings.Contains(outputs["%v"], schema.Redacted) {
 		t.Errorf("%%v = %s, want the redacted marker", outputs["%v"])
 	}
 }

@@ -77,7 +77,7 @@ func TestClient_StreamTasks_AnErrorFromFnStopsTheListing(t *testing.T) {
 func TestClient_StreamTasks_APageThatKeepsFailingLeavesTheListingUncovered(t *testing.T) {
 	sim := retensim.New(t, retensim.WithTasks(500))
 	sim.FailPage(3, 503)
-	c, err := reten.New(reten.Config{BaseURL: sim.URL(), APIKey: reten.APIKey(sim.APIKey()), Timeout: 100 * time.Millisecond})
+	c, err := reten.New(reten.Config{BaseURL: sim.URL(), APIKey: reten.NewAPIKey(sim.APIKey()), Timeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@
 // quickly. `reten-relay sim` serves it for local development.
 //
 //	sim := retensim.New(t, retensim.WithTasks(100))
-//	client, _ := reten.New(reten.Config{BaseURL: sim.URL(), APIKey: reten.APIKey(sim.APIKey())})
+//	client, _ := reten.New(reten.Config{BaseURL: sim.URL(), APIKey: reten.NewAPIKey(sim.APIKey())})
 package retensim
 
 import (
