@@ -201,7 +201,11 @@ func (e *engine) grantRoom() {
 
 // dispatchMore hands further messages to idle workers without another turn of the loop.
 func (e *engine) dispatchMore() {
-	for it := e.nextToPost(); it != nil; it = e.nextToPost() {
+	for e.dispatchHopeless(); ; e.dispatchHopeless() {
+		it := e.nextToPost()
+		if it == nil {
+			return
+		}
 		select {
 		case e.dispatch <- it:
 			e.posting(it)
@@ -220,7 +224,10 @@ func (e *engine) worker() {
 
 // post submits one message (validating it again first when its result type was unknown).
 func (p *Pipeline) post(ctx context.Context, it *item) posted {
-	r := posted{it: it, msg: it.msg}
+	r := posted{it: it, msg: it.msg, rej: it.rej}
+	if it.rej != nil {
+		return r // hopeless: never sent (the loop dead-letters these itself; this is a guard)
+	}
 	if it.revalidate {
 		if r.msg, r.rej = p.validate(ctx, it.m.Body); r.rej != nil {
 			return r

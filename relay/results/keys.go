@@ -153,7 +153,9 @@ func (e *engine) toBroker(it *item, wait time.Duration) {
 			break
 		}
 	}
-	e.history[o] = history{attempts: it.attempts, failures: it.failures, first: it.first, last: it.last, until: now.Add(wait)}
+	if o != (schema.Origin{}) {
+		e.history[o] = history{attempts: it.attempts, failures: it.failures, first: it.first, last: it.last, until: now.Add(wait)}
+	}
 	e.giveBack([]*item{it}, wait)
 }
 

@@ -91,6 +91,22 @@ func TestPipeline_InvalidMessagesAreDeadLetteredWithoutCallingReten(t *testing.T
 	}
 }
 
+func TestPipeline_InvalidMessagesAmongManyNeverReachReten(t *testing.T) {
+	sub := &fakeSubmitter{answer: func(int, []byte) error { time.Sleep(100 * time.Microsecond); return nil }}
+	h := start(t, sub, func(c *results.Config) { c.Concurrency = 8 })
+	for i := range 100 {
+		if i%2 == 0 {
+			h.src.put(`{"activity_id":`)
+		} else {
+			h.src.put(resultFor(fmt.Sprintf("a%d", i)))
+		}
+	}
+	relaytest.WaitFor(t, wait, "all settled", h.src.allAcked)
+	if sub.calls() != 50 || len(h.sink.deadLetters(t)) != 50 {
+		t.Fatalf("%d POSTs and %d dead letters; want 50 of each", sub.calls(), len(h.sink.deadLetters(t)))
+	}
+}
+
 func TestPipeline_AuthFailurePausesEverythingUntilTheKeyWorks(t *testing.T) {
 	var mu sync.Mutex
 	keyOK := false
