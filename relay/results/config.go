@@ -19,7 +19,7 @@
 //     worker; when failures span many activities (Reten down or overloaded) the number
 //     of POSTs in flight halves (down to one probe, paced by the backoff) and grows again
 //     with every success. While failures stay isolated (most POSTs succeed), a failed
-//     message waits a tenth of the configured backoff, so it costs one quick retry and
+//     message waits a twentieth of the configured backoff, so it costs one quick retry and
 //     nothing else; while most POSTs fail it waits the full backoff.
 //
 // Auth failures (401, 403) pause the whole pipeline — nothing is acked, dead-lettered or

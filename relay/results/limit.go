@@ -10,7 +10,7 @@ const (
 	backoffMultiplier = 1.5
 	// isolatedScale shrinks the backoff while Reten answers most POSTs: one failure among
 	// successes is most likely a glitch, and a quick retry costs one POST.
-	isolatedScale = 0.1
+	isolatedScale = 0.05
 	// probeMaxWait bounds the pause between probes of a Reten that is down, so delivery
 	// resumes within seconds of its return.
 	probeMaxWait = 10 * time.Second
@@ -113,7 +113,7 @@ func (l *limiter) failuresSpanKeys() bool {
 }
 
 // backoffWait is the wait before the n-th retry of a message (n ≥ 1), with ±50% jitter,
-// at a tenth of the configured backoff while failures are isolated.
+// at a twentieth of the configured backoff while failures are isolated.
 func (p *Pipeline) backoffWait(n int, isolated bool) time.Duration {
 	d := float64(p.cfg.Backoff.Initial)
 	if isolated {
