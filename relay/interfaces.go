@@ -8,10 +8,16 @@ import (
 
 // Lister lists Reten's whole task list. sources/reten.Client satisfies it.
 type Lister interface {
-	// ListAllTasks fetches every page once. It returns an error only when the listing could
-	// not be made at all; a listing with missing pages, duplicates or a shifting total comes
-	// back with Consistent false. Errors are classified with the schema.Err* sentinels.
-	ListAllTasks(ctx context.Context, opts schema.ListOptions) (schema.TaskListing, error)
+	// StreamTasks fetches every page once and hands each page's tasks to fn as it arrives
+	// (Raw is valid only while fn runs). It returns an error when the listing failed or fn
+	// did; pages handed to fn before that are still facts. Summary.Covered is true only
+	// when every page up to the end of the list came back. Errors are classified with the
+	// schema.Err* sentinels.
+	StreamTasks(ctx context.Context, opts schema.ListOptions, fn schema.PageFunc) (schema.ListSummary, error)
+	// TaskExists asks, with a filtered query, whether task (its JSON as last seen) is still
+	// listed. checked is false when the task carries nothing to filter by; then exists says
+	// nothing.
+	TaskExists(ctx context.Context, task schema.Task) (exists, checked bool, err error)
 }
 
 // Sink publishes messages to a broker. It must be safe for concurrent use.

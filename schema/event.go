@@ -39,6 +39,12 @@ type EventData struct {
 	Previous json.RawMessage `json:"previous"`
 	// Changed lists the top-level fields that differ between Previous and Task (updated only).
 	Changed []string `json:"changed,omitempty"`
+	// Truncated is true when the event was larger than the broker accepts: Task and
+	// Previous then hold only their small top-level fields (always the id), and
+	// OriginalSize says how large the whole event was. Fetch the task from Reten for the rest.
+	Truncated bool `json:"truncated,omitempty"`
+	// OriginalSize is the size in bytes of the untrimmed event (set with Truncated).
+	OriginalSize int `json:"original_size,omitempty"`
 }
 
 // Message is one encoded message addressed to one destination of a sink: a NATS subject

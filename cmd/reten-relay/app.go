@@ -42,8 +42,9 @@ type app struct {
 	nats     *natssink.Sink
 	kafka    *kafkasink.Sink
 	sinks    map[string]relay.Sink
-	store    *state.Store
-	poller   *tasks.Poller
+	poller   *tasks.Poller // with a nats-kv state: the current term's, nil on a follower
+	replicas *replicaState // with a nats-kv state: the lease and what each term needs
+	taskCfg  tasks.Config  // with a file state: the poller's config (benchmarks make more)
 	results  runner
 
 	listener net.Listener
@@ -119,7 +120,7 @@ func build(ctx context.Context, cfg *config.Config, log zerolog.Logger, opts app
 		return nil, err
 	}
 	if cfg.Tasks != nil {
-		if err := a.buildTasks(cfg, opts); err != nil {
+		if err := a.buildTasks(ctx, cfg, opts); err != nil {
 			return nil, err
 		}
 	}
@@ -157,12 +158,16 @@ func (a *app) buildReten(cfg *config.Config, opts appOptions) error {
 	if cfg.Results != nil {
 		maxConns = max(maxConns, cfg.Results.Concurrency*2)
 	}
+	ua := userAgent()
+	if cfg.Tasks != nil && cfg.Tasks.StateBucket() != "" {
+		ua += " replica/" + replicaName(cfg.Tasks) // which of several relays asked
+	}
 	client, err := reten.New(reten.Config{
 		BaseURL:   a.retenURL,
 		APIKey:    reten.NewAPIKey(key),
 		Timeout:   cfg.Reten.Timeout,
 		MaxConns:  maxConns,
-		UserAgent: userAgent(),
+		UserAgent: ua,
 		TLS:       a.sec.retenTLS,
 	})
 	if err != nil {
@@ -217,8 +222,9 @@ func (a *app) buildKafka(ctx context.Context, cfg *config.Config) error {
 	return nil
 }
 
-// buildTasks opens the state store and wires the poller.
-func (a *app) buildTasks(cfg *config.Config, opts appOptions) error {
+// buildTasks opens the state store and wires the poller: at once with a file state, for
+// every term of the lease with a nats-kv state.
+func (a *app) buildTasks(ctx context.Context, cfg *config.Config, opts appOptions) error {
 	tc := cfg.Tasks
 	router, err := tc.NewRouter()
 	if err != nil {
@@ -230,30 +236,34 @@ func (a *app) buildTasks(cfg *config.Config, opts appOptions) error {
 		a.log.Info().Msg("tasks: interval off: no polling, the routes serve pushed activities")
 		return nil
 	}
+	log := a.log.With().Str("component", "tasks").Logger()
+	pcfg := tasks.Config{
+		Source:       a.eventSource(),
+		Interval:     tc.Interval,
+		List:         schemaListOptions(tc),
+		EmitInitial:  tc.EmitInitial,
+		TombstoneTTL: tc.TombstoneTTL,
+		DeleteGuard:  tasks.DeleteGuard{MaxShare: tc.DeleteGuard.MaxShare, MinSnapshot: tc.DeleteGuard.MinSnapshot, ConfirmCycles: tc.DeleteGuard.ConfirmCycles},
+		Lister:       a.client,
+		Router:       router,
+		Sinks:        taskSinks(a.sinks),
+		Logger:       log,
+		Metrics:      a.metrics,
+		Health:       a.health,
+		Hooks:        opts.taskHooks,
+		OnCycle:      opts.onCycle,
+	}
+	if tc.StateBucket() != "" {
+		return a.buildReplicas(ctx, cfg, pcfg)
+	}
 	st, err := state.Open(tc.State)
 	if err != nil {
 		return fmt.Errorf("tasks.state %s: %w", tc.State, err)
 	}
-	a.store = st
 	a.onClose("state store", func(context.Context) error { return st.Close() })
-	log := a.log.With().Str("component", "tasks").Logger()
-	a.poller, err = tasks.New(tasks.Config{
-		Source:      a.eventSource(),
-		Interval:    tc.Interval,
-		List:        schemaListOptions(tc),
-		EmitInitial: tc.EmitInitial,
-		DeleteGuard: tasks.DeleteGuard{MaxShare: tc.DeleteGuard.MaxShare, MinSnapshot: tc.DeleteGuard.MinSnapshot, ConfirmCycles: tc.DeleteGuard.ConfirmCycles},
-		Lister:      a.client,
-		Router:      router,
-		Sinks:       a.sinks,
-		Store:       st,
-		Logger:      log,
-		Metrics:     a.metrics,
-		Health:      a.health,
-		Hooks:       opts.taskHooks,
-		OnCycle:     opts.onCycle,
-	})
-	if err != nil {
+	pcfg.Store = st
+	a.taskCfg = pcfg
+	if a.poller, err = tasks.New(pcfg); err != nil {
 		return fmt.Errorf("tasks: %w", err)
 	}
 	return nil
@@ -293,7 +303,10 @@ func (a *app) Run(ctx context.Context) error {
 	}()
 	goRun("nats health", a.watchNATS)
 	goRun("kafka health", a.watchKafka)
-	if a.poller != nil {
+	switch {
+	case a.replicas != nil:
+		goRun("tasks", a.runReplica)
+	case a.poller != nil:
 		goRun("tasks", a.poller.Run)
 	}
 	if a.results != nil {

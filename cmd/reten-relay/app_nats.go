@@ -22,7 +22,12 @@ const taskStream = config.TaskStream
 // needsNATS reports whether anything in the config talks to NATS.
 func needsNATS(cfg *config.Config) bool {
 	sink, input := natsNeeds(cfg)
-	return len(sink) > 0 || len(input) > 0
+	return len(sink) > 0 || len(input) > 0 || stateInKV(cfg)
+}
+
+// stateInKV reports whether the tasks state lives in a JetStream KeyValue bucket.
+func stateInKV(cfg *config.Config) bool {
+	return cfg.Tasks != nil && cfg.Tasks.StateBucket() != "" && !cfg.Tasks.PollingOff()
 }
 
 // natsNeeds lists every subject the relay uses on NATS and what it needs there: the sink's
@@ -90,7 +95,7 @@ func streamLimits(cfg *config.Config) natsstreams.Limits {
 // step (all or nothing) and connects the NATS sink.
 func (a *app) buildNATS(ctx context.Context, cfg *config.Config) error {
 	sinkNeeds, inputNeeds := natsNeeds(cfg)
-	if len(sinkNeeds)+len(inputNeeds) == 0 {
+	if len(sinkNeeds)+len(inputNeeds) == 0 && !stateInKV(cfg) {
 		return nil
 	}
 	a.health.Register("nats", "connecting")

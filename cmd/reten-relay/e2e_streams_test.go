@@ -71,19 +71,6 @@ func apply(set map[string]string, events []schema.Event) {
 	}
 }
 
-// runInBackground runs a in the background until the test ends.
-func runInBackground(t *testing.T, a *app) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("relay stopped with %v", err)
-		}
-	})
-}
-
 func TestE2E_Streams_TheShippedConfigDeliversEveryEventOnEveryMatchingRoute(t *testing.T) {
 	e := newE2E(t, retensim.WithTasks(200))
 	getenv := func(k string) (string, bool) {

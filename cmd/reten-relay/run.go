@@ -197,13 +197,11 @@ func (a *app) reload(path string, getenv env, why string) {
 		log.Error().Err(err).Msg("config reload refused")
 		return
 	}
-	if a.poller != nil {
-		a.poller.SetRouter(router)
-	}
+	a.setRouter(router)
 	a.router.set(router)
 	log.Info().Int("routes", len(cfg.Tasks.Routes)).Msg("config reloaded: new routes apply from the next cycle")
 }
 
 func schemaListOptions(tc *config.TasksConfig) schema.ListOptions {
-	return schema.ListOptions{PageSize: tc.PageSize, Concurrency: tc.Concurrency, Query: tc.Query}
+	return schema.ListOptions{PageSize: tc.PageSize, Concurrency: tc.Concurrency, Query: tc.Query, MaxTasks: tc.MaxTasks}
 }

@@ -108,13 +108,27 @@ type TasksConfig struct {
 	Concurrency int `yaml:"concurrency"`
 	// Query holds extra query parameters of the list endpoint. Default: none.
 	Query map[string]string `yaml:"query"`
-	// State is the bbolt state file. Default: "./data/tasks.db".
+	// State is where the snapshot and the outbox live: a bbolt file, or
+	// "nats-kv:<bucket>", a JetStream KeyValue bucket that several relays share (one of
+	// them polls, by lease). Default: "./data/tasks.db".
 	State string `yaml:"state"`
+	// LeaseTTL is how long the poller lease of a nats-kv state outlives its holder: a
+	// follower takes over within about this after the holder dies. Default: 10s.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// Replica names this relay in the lease, /metrics and /readyz. Default: the host name.
+	Replica string `yaml:"replica"`
 	// EmitInitial publishes `created` for every task on the first poll of an empty state;
 	// false only records them. Default: true.
 	EmitInitial bool `yaml:"emit_initial"`
 	// DeleteGuard holds back mass deletions.
 	DeleteGuard DeleteGuardConfig `yaml:"delete_guard"`
+	// MaxTasks is the largest task list the relay accepts: a listing that says or shows
+	// more fails with a clear error instead of growing without bound. Default: 1,000,000.
+	MaxTasks int `yaml:"max_tasks"`
+	// TombstoneTTL is how long a deleted task's change number is remembered. A task
+	// re-created after it starts its change numbers again, so its event ids can repeat old
+	// ones: keep it longer than any broker's or consumer's duplicate window. Default: 168h.
+	TombstoneTTL time.Duration `yaml:"tombstone_ttl"`
 	// Routes say where events go; at least one is required.
 	Routes []RouteConfig `yaml:"routes"`
 }
@@ -251,7 +265,7 @@ func DefaultConfig() *Config {
 func DefaultTasks() *TasksConfig {
 	return &TasksConfig{
 		Interval: 30 * time.Second, PageSize: 100, Concurrency: 4,
-		State: "./data/tasks.db", EmitInitial: true,
+		State: "./data/tasks.db", LeaseTTL: 10 * time.Second, EmitInitial: true, TombstoneTTL: 168 * time.Hour, MaxTasks: 1_000_000,
 		DeleteGuard: DeleteGuardConfig{MaxShare: 0.5, MinSnapshot: 10, ConfirmCycles: 3},
 	}
 }
@@ -284,6 +298,17 @@ func (r RetenConfig) BaseURL() string {
 		return RetenDevURL
 	}
 	return strings.TrimRight(r.URL, "/")
+}
+
+// StateKVPrefix marks a tasks.state that is a JetStream KeyValue bucket.
+const StateKVPrefix = "nats-kv:"
+
+// StateBucket returns the KeyValue bucket of a "nats-kv:<bucket>" state, or "" for a file.
+func (t TasksConfig) StateBucket() string {
+	if b, ok := strings.CutPrefix(t.State, StateKVPrefix); ok {
+		return b
+	}
+	return ""
 }
 
 // IsSimulator reports whether the in-process simulator stands in for Reten.

@@ -53,6 +53,15 @@ func TestLoad_ReportsEveryProblemWithFileLineAndField(t *testing.T) {
 			`config.yaml:2: kafka.create_topics: want true or false, got "maybe"`},
 		{"a mapping where a string belongs", "log:\n  level: {x: 1}\n", nil,
 			`config.yaml:2: log.level: want a string, got a mapping`},
+		{"a nats-kv state with a bad bucket name", `tasks:
+  state: "nats-kv:my.bucket"
+  routes: [{name: a, sink: nats, subject: x}]
+`, nil, `config.yaml:2: tasks.state: nats-kv: needs a bucket name of letters, digits, - and _, got "my.bucket"`},
+		{"a lease shorter than JetStream's TTL unit", `tasks:
+  state: nats-kv:STATE
+  lease_ttl: 500ms
+  routes: [{name: a, sink: nats, subject: x}]
+`, nil, `config.yaml:3: tasks.lease_ttl: must be >= 1s (JetStream counts message TTLs in seconds), got 500ms`},
 		{"an out-of-range page size", `tasks:
   page_size: 101
   routes: [{name: a, sink: nats, subject: x}]

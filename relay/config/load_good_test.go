@@ -79,7 +79,7 @@ func TestLoad_DecodesEveryKey(t *testing.T) {
 		Kafka: config.KafkaConfig{Brokers: []string{"127.0.0.1:9092", "[::1]:9093"}, CreateTopics: true,
 			TopicPartitions: 3, ReplicationFactor: 1, ClientID: "relay-1"},
 		Tasks: &config.TasksConfig{Interval: 10 * time.Second, PageSize: 50, Concurrency: 8,
-			Query: map[string]string{"status": "PENDING"}, State: "/var/lib/relay/tasks.db", EmitInitial: false,
+			Query: map[string]string{"status": "PENDING"}, State: "/var/lib/relay/tasks.db", LeaseTTL: 4 * time.Second, Replica: "relay-a", EmitInitial: false, TombstoneTTL: 72 * time.Hour, MaxTasks: 50000,
 			DeleteGuard: config.DeleteGuardConfig{MaxShare: 0.25, MinSnapshot: 0, ConfirmCycles: 2},
 			Routes: []config.RouteConfig{
 				{Name: "all", Sink: "nats", Subject: "reten.tasks.{op}.{channel}"},

@@ -3,12 +3,17 @@ package config
 import (
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/reten/reten-relay/relay/routing"
 	"github.com/reten/reten-relay/schema/subjects"
 )
+
+// bucketName is what JetStream accepts as a KeyValue bucket name.
+var bucketName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // queryReserved are the list parameters the relay sets itself.
 var queryReserved = []string{"page", "per_page", "limit"}
@@ -27,8 +32,20 @@ func (c *Config) validateTasks(v *validator) {
 			}
 		}
 	}
-	if t.State == "" {
+	v.positive("tasks.tombstone_ttl", t.TombstoneTTL)
+	if t.MaxTasks < 1 {
+		v.add("tasks.max_tasks", "must be >= 1, got %d", t.MaxTasks)
+	}
+	switch b := t.StateBucket(); {
+	case t.State == "":
 		v.add("tasks.state", "must not be empty")
+	case strings.HasPrefix(t.State, StateKVPrefix) && !bucketName.MatchString(b):
+		v.add("tasks.state", "nats-kv: needs a bucket name of letters, digits, - and _, got %q", b)
+	case b != "" && c.NATS.URL == "":
+		v.add("tasks.state", "a nats-kv state needs nats.url")
+	}
+	if t.LeaseTTL < time.Second {
+		v.add("tasks.lease_ttl", "must be >= 1s (JetStream counts message TTLs in seconds), got %s", t.LeaseTTL)
 	}
 	g := t.DeleteGuard
 	if !(g.MaxShare > 0 && g.MaxShare <= 1) { // also refuses NaN

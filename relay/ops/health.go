@@ -16,6 +16,7 @@ import (
 type Health struct {
 	mu         sync.Mutex
 	components map[string]componentState
+	info       map[string]string
 	now        func() time.Time
 }
 
@@ -27,7 +28,19 @@ type componentState struct {
 
 // NewHealth returns an empty registry.
 func NewHealth() *Health {
-	return &Health{components: map[string]componentState{}, now: time.Now}
+	return &Health{components: map[string]componentState{}, info: map[string]string{}, now: time.Now}
+}
+
+// SetInfo records a fact /readyz shows next to the components, such as which replica
+// holds the poller lease; an empty value removes it. It has no say in readiness.
+func (h *Health) SetInfo(key, value string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if value == "" {
+		delete(h.info, key)
+		return
+	}
+	h.info[key] = value
 }
 
 // Register adds a component that starts not ready with reason, e.g. "starting".
@@ -64,6 +77,8 @@ type Status struct {
 	Components map[string]ComponentStatus `json:"components"`
 	// Failing names the components that are not ready, sorted.
 	Failing []string `json:"failing,omitempty"`
+	// Info holds facts set with SetInfo, e.g. "replica" and "lease_holder".
+	Info map[string]string `json:"info,omitempty"`
 }
 
 // Status reports every component.
@@ -79,6 +94,12 @@ func (h *Health) Status() Status {
 		}
 	}
 	sort.Strings(s.Failing)
+	if len(h.info) > 0 {
+		s.Info = make(map[string]string, len(h.info))
+		for k, v := range h.info {
+			s.Info[k] = v
+		}
+	}
 	return s
 }
 

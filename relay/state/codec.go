@@ -9,39 +9,54 @@ import (
 	"github.com/reten/reten-relay/schema"
 )
 
-// Snapshot entries are fixed-size binary: raw hash, content hash, change number, flags.
+// Snapshot entries are fixed-size binary behind a leading version byte, so the layout can
+// change: v1 (raw hash, 32-byte content hash, change number, flags), v2 (raw hash, 8-byte
+// content fingerprint, change number, flags, deleted-at).
 const (
-	entrySize     = 8 + 32 + 8 + 1
-	flagDeleted   = 1 << 0
-	flagSuspect   = 1 << 1
-	entryVersion1 = 1 // leading byte, so the layout can change later
+	entryV1Size = 1 + 8 + 32 + 8 + 1
+	entryV2Size = 1 + 8 + 8 + 8 + 1 + 8
+	flagDeleted = 1 << 0
+	flagSuspect = 1 << 1
+	entryV1     = 1
+	entryV2     = 2
 )
 
 func encodeEntry(e tasks.Entry) []byte {
-	b := make([]byte, 1+entrySize)
-	b[0] = entryVersion1
+	b := make([]byte, entryV2Size)
+	b[0] = entryV2
 	binary.BigEndian.PutUint64(b[1:], e.RawHash)
-	copy(b[9:41], e.ContentHash[:])
-	binary.BigEndian.PutUint64(b[41:], e.ChangeNo)
+	binary.BigEndian.PutUint64(b[9:], e.Content)
+	binary.BigEndian.PutUint64(b[17:], e.ChangeNo)
 	if e.Deleted {
-		b[49] |= flagDeleted
+		b[25] |= flagDeleted
 	}
 	if e.Suspect {
-		b[49] |= flagSuspect
+		b[25] |= flagSuspect
 	}
+	binary.BigEndian.PutUint64(b[26:], uint64(e.DeletedAt))
 	return b
 }
 
 func decodeEntry(b []byte) (tasks.Entry, error) {
-	if len(b) != 1+entrySize || b[0] != entryVersion1 {
+	var e tasks.Entry
+	switch {
+	case len(b) == entryV2Size && b[0] == entryV2:
+		e.RawHash = binary.BigEndian.Uint64(b[1:])
+		e.Content = binary.BigEndian.Uint64(b[9:])
+		e.ChangeNo = binary.BigEndian.Uint64(b[17:])
+		e.Deleted = b[25]&flagDeleted != 0
+		e.Suspect = b[25]&flagSuspect != 0
+		e.DeletedAt = int64(binary.BigEndian.Uint64(b[26:]))
+	case len(b) == entryV1Size && b[0] == entryV1:
+		// The fingerprint is the first 8 bytes of the SHA-256 v1 kept whole.
+		e.RawHash = binary.BigEndian.Uint64(b[1:])
+		e.Content = binary.BigEndian.Uint64(b[9:])
+		e.ChangeNo = binary.BigEndian.Uint64(b[41:])
+		e.Deleted = b[49]&flagDeleted != 0
+		e.Suspect = b[49]&flagSuspect != 0
+	default:
 		return tasks.Entry{}, ErrCorrupt
 	}
-	var e tasks.Entry
-	e.RawHash = binary.BigEndian.Uint64(b[1:])
-	copy(e.ContentHash[:], b[9:41])
-	e.ChangeNo = binary.BigEndian.Uint64(b[41:])
-	e.Deleted = b[49]&flagDeleted != 0
-	e.Suspect = b[49]&flagSuspect != 0
 	return e, nil
 }
 
@@ -51,27 +66,82 @@ func seqKey(seq uint64) []byte {
 	return k
 }
 
-// Outbox records: three length-prefixed strings (task id, event id, op), then the body.
-func encodeOutbox(ev tasks.OutboxEvent) []byte {
-	b := make([]byte, 0, 3*binary.MaxVarintLen64+len(ev.TaskID)+len(ev.EventID)+len(ev.Op)+len(ev.Body))
-	for _, s := range []string{ev.TaskID, ev.EventID, string(ev.Op)} {
+func posKey(p tasks.QueuePos) []byte {
+	k := make([]byte, 10)
+	binary.BigEndian.PutUint64(k, p.Seq)
+	binary.BigEndian.PutUint16(k[8:], p.N)
+	return k
+}
+
+func decodePos(k []byte) (tasks.QueuePos, bool) {
+	if len(k) != 10 {
+		return tasks.QueuePos{}, false
+	}
+	return tasks.QueuePos{Seq: binary.BigEndian.Uint64(k), N: binary.BigEndian.Uint16(k[8:])}, true
+}
+
+// appendStrings writes length-prefixed strings.
+func appendStrings(b []byte, ss ...string) []byte {
+	for _, s := range ss {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
+	return b
+}
+
+// readStrings reads n length-prefixed strings and returns the rest.
+func readStrings(b []byte, out []string) ([]byte, error) {
+	for i := range out {
+		n, w := binary.Uvarint(b)
+		if w <= 0 || uint64(len(b)-w) < n {
+			return nil, ErrCorrupt
+		}
+		out[i] = string(b[w : w+int(n)])
+		b = b[w+int(n):]
+	}
+	return b, nil
+}
+
+// Event records: task id, event id, op, source, then the body.
+func encodeEvent(ev tasks.OutboxEvent) []byte {
+	h := ev.Head
+	b := make([]byte, 0, 4*binary.MaxVarintLen64+len(h.TaskID)+len(h.EventID)+len(h.Op)+len(h.Source)+len(ev.Body))
+	b = appendStrings(b, h.TaskID, h.EventID, string(h.Op), h.Source)
 	return append(b, ev.Body...)
 }
 
-func decodeOutbox(b []byte) (tasks.OutboxEvent, error) {
-	var f [3]string
-	for i := range f {
-		n, w := binary.Uvarint(b)
-		if w <= 0 || uint64(len(b)-w) < n {
-			return tasks.OutboxEvent{}, ErrCorrupt
-		}
-		f[i] = string(b[w : w+int(n)])
-		b = b[w+int(n):]
+// decodeEvent returns the head and the body, which aliases b.
+func decodeEvent(b []byte) (tasks.EventHead, []byte, error) {
+	var f [4]string
+	rest, err := readStrings(b, f[:])
+	if err != nil {
+		return tasks.EventHead{}, nil, err
 	}
-	return tasks.OutboxEvent{TaskID: f[0], EventID: f[1], Op: schema.Op(f[2]), Body: append([]byte(nil), b...)}, nil
+	return tasks.EventHead{TaskID: f[0], EventID: f[1], Op: schema.Op(f[2]), Source: f[3]}, rest, nil
+}
+
+// Queue records: route, destination, key, a flag byte, then the message's own body when
+// the flag is 1.
+func encodeTarget(t tasks.QueuedTarget) []byte {
+	b := appendStrings(make([]byte, 0, 64+len(t.Body)), t.Route, t.Destination, t.Key)
+	if t.Body == nil {
+		return append(b, 0)
+	}
+	return append(append(b, 1), t.Body...)
+}
+
+// decodeTarget returns the target; its Body aliases b.
+func decodeTarget(sink string, b []byte) (tasks.QueuedTarget, error) {
+	var f [3]string
+	rest, err := readStrings(b, f[:])
+	if err != nil || len(rest) == 0 {
+		return tasks.QueuedTarget{}, ErrCorrupt
+	}
+	t := tasks.QueuedTarget{Route: f[0], Sink: sink, Destination: f[1], Key: f[2]}
+	if rest[0] == 1 {
+		t.Body = rest[1:]
+	}
+	return t, nil
 }
 
 type metaJSON struct {

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -10,37 +11,40 @@ import (
 	"github.com/reten/reten-relay/relay/tasks"
 )
 
-// Commit writes the snapshot entries, the published JSON, the outbox events and the meta
-// in one transaction, fsynced before it returns. A cancelled ctx commits nothing.
+// appendFill is the fill percent of buckets written in key order: pages are split full,
+// since nothing is ever inserted before the last key.
+const appendFill = 0.95
+
+// Commit writes the snapshot entries, the published JSON, the events with their queued
+// messages and the meta in one transaction, fsynced before it returns. A cancelled ctx
+// commits nothing.
 func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		snap, pub, out := tx.Bucket(bucketSnapshot), tx.Bucket(bucketPublished), tx.Bucket(bucketOutbox)
-		for _, u := range c.Entries {
-			k := []byte(u.ID)
-			if err := snap.Put(k, encodeEntry(u.Entry)); err != nil {
-				return fmt.Errorf("put snapshot entry %s: %w", u.ID, err)
-			}
-			switch {
-			case u.Entry.Deleted:
-				if err := pub.Delete(k); err != nil {
-					return fmt.Errorf("drop published task %s: %w", u.ID, err)
-				}
-			case u.Published != nil:
-				if err := pub.Put(k, u.Published); err != nil {
-					return fmt.Errorf("put published task %s: %w", u.ID, err)
-				}
-			}
+	err := s.update(func(tx *bolt.Tx) error {
+		if err := putEntries(tx, c.Entries, c.Drop); err != nil {
+			return err
 		}
+		evs, queues := tx.Bucket(bucketEvents), tx.Bucket(bucketQueues)
+		evs.FillPercent = appendFill
 		for _, ev := range c.Events {
-			seq, err := out.NextSequence()
+			seq, err := evs.NextSequence()
 			if err != nil {
 				return fmt.Errorf("next outbox sequence: %w", err)
 			}
-			if err := out.Put(seqKey(seq), encodeOutbox(ev)); err != nil {
-				return fmt.Errorf("put outbox event %s: %w", ev.EventID, err)
+			if err := evs.Put(seqKey(seq), encodeEvent(ev)); err != nil {
+				return fmt.Errorf("put outbox event %s: %w", ev.Head.EventID, err)
+			}
+			for n, t := range ev.Targets {
+				q, err := queues.CreateBucketIfNotExists([]byte(t.Sink))
+				if err != nil {
+					return fmt.Errorf("create queue of sink %s: %w", t.Sink, err)
+				}
+				q.FillPercent = appendFill
+				if err := q.Put(posKey(tasks.QueuePos{Seq: seq, N: uint16(n)}), encodeTarget(t)); err != nil {
+					return fmt.Errorf("queue event %s for sink %s: %w", ev.Head.EventID, t.Sink, err)
+				}
 			}
 		}
 		return tx.Bucket(bucketMeta).Put(keyMeta, encodeMeta(c.Meta))
@@ -51,62 +55,172 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 	return nil
 }
 
-// Outbox returns up to limit pending events, lowest sequence first.
-func (s *Store) Outbox(ctx context.Context, limit int) ([]tasks.OutboxEvent, error) {
+func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string) error {
+	snap, pub := tx.Bucket(bucketSnapshot), tx.Bucket(bucketPublished)
+	for _, u := range entries {
+		k := []byte(u.ID)
+		if err := snap.Put(k, encodeEntry(u.Entry)); err != nil {
+			return fmt.Errorf("put snapshot entry %s: %w", u.ID, err)
+		}
+		switch {
+		case u.Entry.Deleted:
+			if err := pub.Delete(k); err != nil {
+				return fmt.Errorf("drop published task %s: %w", u.ID, err)
+			}
+		case u.Published != nil:
+			if err := pub.Put(k, u.Published); err != nil {
+				return fmt.Errorf("put published task %s: %w", u.ID, err)
+			}
+		}
+	}
+	for _, id := range drop {
+		if err := snap.Delete([]byte(id)); err != nil {
+			return fmt.Errorf("drop snapshot entry %s: %w", id, err)
+		}
+		if err := pub.Delete([]byte(id)); err != nil {
+			return fmt.Errorf("drop published task %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// Outbox returns up to limit messages queued for sink after position after, in order.
+func (s *Store) Outbox(ctx context.Context, sink string, after *tasks.QueuePos, limit int) ([]tasks.Queued, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var out []tasks.OutboxEvent
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketOutbox).Cursor()
-		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
-			ev, err := decodeOutbox(v)
-			if err != nil || len(k) != 8 {
-				return fmt.Errorf("outbox record %x: %w", k, ErrCorrupt)
+	var out []tasks.Queued
+	err := s.view(func(tx *bolt.Tx) error {
+		q := tx.Bucket(bucketQueues).Bucket([]byte(sink))
+		if q == nil {
+			return nil
+		}
+		evs := tx.Bucket(bucketEvents)
+		c := q.Cursor()
+		k, v := c.First()
+		if after != nil {
+			ak := posKey(*after)
+			if k, v = c.Seek(ak); k != nil && bytes.Equal(k, ak) {
+				k, v = c.Next()
 			}
-			ev.Seq = binary.BigEndian.Uint64(k)
-			out = append(out, ev)
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Next() {
+			m, err := readQueued(evs, sink, k, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, m)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read outbox: %w", err)
+		return nil, fmt.Errorf("read outbox of sink %s: %w", sink, err)
 	}
 	return out, nil
 }
 
-// OutboxLen counts the pending events.
-func (s *Store) OutboxLen(ctx context.Context) (int, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
+// readQueued decodes one queue record and its event, copying what bbolt owns.
+func readQueued(evs *bolt.Bucket, sink string, k, v []byte) (tasks.Queued, error) {
+	pos, ok := decodePos(k)
+	if !ok {
+		return tasks.Queued{}, fmt.Errorf("queue key %x: %w", k, ErrCorrupt)
 	}
-	var n int
-	err := s.db.View(func(tx *bolt.Tx) error {
-		n = tx.Bucket(bucketOutbox).Stats().KeyN
-		return nil
-	})
-	return n, err
+	t, err := decodeTarget(sink, v)
+	if err != nil {
+		return tasks.Queued{}, fmt.Errorf("queue record %x: %w", k, err)
+	}
+	ev := evs.Get(seqKey(pos.Seq))
+	if ev == nil {
+		return tasks.Queued{}, fmt.Errorf("queue record %x names a missing event: %w", k, ErrCorrupt)
+	}
+	head, body, err := decodeEvent(ev)
+	if err != nil {
+		return tasks.Queued{}, fmt.Errorf("outbox event %d: %w", pos.Seq, err)
+	}
+	m := tasks.Queued{Pos: pos, Head: head, Target: t}
+	if t.Body != nil {
+		m.Body = bytes.Clone(t.Body)
+		m.Target.Body = m.Body
+	} else {
+		m.Body = bytes.Clone(body)
+	}
+	return m, nil
 }
 
-// Ack removes the events with these sequence numbers from the outbox, in one transaction.
-func (s *Store) Ack(ctx context.Context, seqs []uint64) error {
+// Pending counts the messages queued per sink.
+func (s *Store) Pending(ctx context.Context) (map[string]int, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	err := s.view(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketQueues).ForEachBucket(func(k []byte) error {
+			out[string(k)] = tx.Bucket(bucketQueues).Bucket(k).Stats().KeyN
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count outbox: %w", err)
+	}
+	return out, nil
+}
+
+// Ack removes the messages at pos from sink's queue, and every event of theirs that no
+// other queue still holds, in one transaction.
+func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if len(seqs) == 0 {
+	if len(pos) == 0 {
 		return nil
 	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketOutbox)
-		for _, seq := range seqs {
-			if err := b.Delete(seqKey(seq)); err != nil {
+	err := s.update(func(tx *bolt.Tx) error {
+		queues := tx.Bucket(bucketQueues)
+		q := queues.Bucket([]byte(sink))
+		if q == nil {
+			return nil
+		}
+		for _, p := range pos {
+			if err := q.Delete(posKey(p)); err != nil {
+				return err
+			}
+		}
+		evs := tx.Bucket(bucketEvents)
+		var last uint64
+		for i, p := range pos {
+			if i > 0 && p.Seq == last {
+				continue
+			}
+			last = p.Seq
+			if held, err := queued(queues, p.Seq); err != nil || held {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			if err := evs.Delete(seqKey(p.Seq)); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("remove %d events from outbox: %w", len(seqs), err)
+		return fmt.Errorf("remove %d messages from the outbox of sink %s: %w", len(pos), sink, err)
 	}
 	return nil
+}
+
+// queued reports whether any queue still holds a message of event seq.
+func queued(queues *bolt.Bucket, seq uint64) (bool, error) {
+	prefix := seqKey(seq)
+	held := false
+	err := queues.ForEachBucket(func(name []byte) error {
+		if held {
+			return nil
+		}
+		k, _ := queues.Bucket(name).Cursor().Seek(prefix)
+		held = k != nil && len(k) == 10 && binary.BigEndian.Uint64(k) == seq
+		return nil
+	})
+	return held, err
 }

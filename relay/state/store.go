@@ -1,6 +1,7 @@
 // Package state is the durable state of the tasks pipeline on bbolt: the snapshot of every
 // task seen, the last published JSON of each live task, the outbox of events waiting for
-// their sinks, and the poller's bookkeeping. *Store satisfies tasks.StateStore.
+// their sinks (the events once, and one queue of routed messages per sink), and the
+// poller's bookkeeping. *Store satisfies tasks.StateStore.
 //
 // Every Commit and Ack is one bbolt transaction, fsynced before it returns (NoSync is never
 // turned on), so a crash leaves either all of a cycle's changes or none of them.
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -34,7 +36,8 @@ var ErrCorrupt = errors.New("state file holds an unreadable record")
 var (
 	bucketSnapshot  = []byte("snapshot")
 	bucketPublished = []byte("published")
-	bucketOutbox    = []byte("outbox")
+	bucketEvents    = []byte("events")
+	bucketQueues    = []byte("queues")
 	bucketMeta      = []byte("meta")
 	keyMeta         = []byte("poller")
 )
@@ -42,6 +45,7 @@ var (
 // Store is the bbolt state store. Its methods are safe for concurrent use (bbolt
 // serialises writers), though the Poller calls them one at a time.
 type Store struct {
+	mu   sync.RWMutex // transactions hold it to read; compaction to swap db
 	db   *bolt.DB
 	path string
 }
@@ -56,13 +60,7 @@ func Open(path string) (*Store, error) {
 			return nil, fmt.Errorf("create state directory: %w", err)
 		}
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:      LockTimeout,
-		FreelistType: bolt.FreelistMapType,
-		// Address space only: a large first mapping spares the remaps (each copies every
-		// live node) while a big first sync grows the file.
-		InitialMmapSize: initialMmapSize,
-	})
+	db, err := bolt.Open(path, 0o600, boltOptions())
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("open state %s: %w (is another reten-relay running with the same tasks.state?)", path, ErrLocked)
 	}
@@ -70,7 +68,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketSnapshot, bucketPublished, bucketOutbox, bucketMeta} {
+		for _, b := range [][]byte{bucketSnapshot, bucketPublished, bucketEvents, bucketQueues, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -84,8 +82,32 @@ func Open(path string) (*Store, error) {
 	return &Store{db: db, path: path}, nil
 }
 
+func boltOptions() *bolt.Options {
+	return &bolt.Options{
+		Timeout:      LockTimeout,
+		FreelistType: bolt.FreelistMapType,
+		// Address space only: a large first mapping spares the remaps (each copies every
+		// live node) while a big first sync grows the file.
+		InitialMmapSize: initialMmapSize,
+	}
+}
+
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.db.View(fn)
+}
+
+func (s *Store) update(fn func(*bolt.Tx) error) error {
+	s.mu.RLock() // bbolt serialises writers itself
+	defer s.mu.RUnlock()
+	return s.db.Update(fn)
+}
+
 // Close closes the file and releases its lock. Closing twice is harmless.
 func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("close state %s: %w", s.path, err)
 	}
@@ -100,7 +122,7 @@ func (s *Store) LoadIndex(ctx context.Context, fn func(id string, e tasks.Entry)
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSnapshot).ForEach(func(k, v []byte) error {
 			e, err := decodeEntry(v)
 			if err != nil {
@@ -118,7 +140,7 @@ func (s *Store) LoadPublished(ctx context.Context, ids []string) (map[string][]b
 		return nil, err
 	}
 	out := make(map[string][]byte, len(ids))
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketPublished)
 		for _, id := range ids {
 			if v := b.Get([]byte(id)); v != nil {
@@ -139,7 +161,7 @@ func (s *Store) LoadMeta(ctx context.Context) (tasks.Meta, error) {
 		return tasks.Meta{}, err
 	}
 	var m tasks.Meta
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketMeta).Get(keyMeta)
 		if v == nil {
 			return nil

@@ -24,8 +24,17 @@ func (s *instantSink) Close(context.Context) error { return nil }
 // staticLister returns the same slice every time.
 type staticLister struct{ tasks []schema.Task }
 
-func (l *staticLister) ListAllTasks(context.Context, schema.ListOptions) (schema.TaskListing, error) {
-	return schema.TaskListing{Tasks: l.tasks, Total: len(l.tasks), Pages: len(l.tasks) / 100, Consistent: true}, nil
+func (l *staticLister) StreamTasks(_ context.Context, _ schema.ListOptions, fn schema.PageFunc) (schema.ListSummary, error) {
+	for lo := 0; lo < len(l.tasks); lo += 100 {
+		if err := fn(lo/100+1, l.tasks[lo:min(lo+100, len(l.tasks))]); err != nil {
+			return schema.ListSummary{}, err
+		}
+	}
+	return schema.ListSummary{Total: len(l.tasks), Pages: (len(l.tasks) + 99) / 100, Tasks: len(l.tasks), Covered: true}, nil
+}
+
+func (l *staticLister) TaskExists(context.Context, schema.Task) (bool, bool, error) {
+	return false, false, nil
 }
 
 func benchTask(i, version int) schema.Task {

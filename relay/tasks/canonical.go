@@ -22,20 +22,15 @@ func rawHash(raw []byte) uint64 { return xxhash.Sum64(raw) }
 // the same task that differ only in key order or formatting have the same canonical form.
 // It is only computed when the raw hash changed.
 func canonical(raw []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	c := canonWriter{in: raw}
+	out, err := c.value(make([]byte, 0, len(raw)), 0)
+	if err != nil {
 		return nil, fmt.Errorf("decode task json: %w", err)
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(raw))
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("encode canonical task json: %w", err)
+	if c.skipSpace(); c.pos != len(raw) {
+		return nil, fmt.Errorf("decode task json: %w: data after the value", errBadJSON)
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return out, nil
 }
 
 // contentHash is the SHA-256 of the canonical form of raw.

@@ -27,9 +27,20 @@ type Config struct {
 	DeleteGuard DeleteGuard
 	// Backoff paces the retries of a failed or incomplete cycle.
 	Backoff Backoff
-	// PublishBatch is how many outbox events are published (and acked) at a time.
-	// Default: 256.
+	// PublishBatch is how many queued messages one Publish call gets; a sink has up to
+	// four such batches unconfirmed at once. Default: 1000.
 	PublishBatch int
+	// TombstoneTTL is how long a deleted task's tombstone (its change number) is kept.
+	// A task re-created after that starts its change numbers again, so its event ids may
+	// repeat ids published before: keep it longer than any consumer's or broker's
+	// duplicate window. Default: 7 days; negative keeps tombstones forever.
+	TombstoneTTL time.Duration
+	// MaxExistsChecks caps the filtered queries (Lister.TaskExists) one cycle makes to
+	// confirm deletes; the other suspects wait for the next covered listing. Default: 2000.
+	MaxExistsChecks int
+	// OutboxLimit is how many messages a sink may have waiting before cycles stop listing
+	// (so an outage cannot grow the state file without bound). Default: 1,000,000.
+	OutboxLimit int
 
 	// Lister lists the tasks. Required.
 	Lister relay.Lister
@@ -81,8 +92,8 @@ type Hooks struct {
 	// AfterOutboxCommit runs right after a cycle committed its snapshot and outbox, before
 	// anything of it is published.
 	AfterOutboxCommit func()
-	// AfterPublish runs after the sinks confirmed a batch of outbox events and before the
-	// batch is removed from the outbox.
+	// AfterPublish runs after a sink confirmed a batch of queued messages and before they
+	// are removed from the outbox.
 	AfterPublish func()
 }
 
@@ -92,8 +103,12 @@ const (
 	HealthComponent = "tasks.poller"
 	// failuresBeforeUnready is how many cycles in a row may fail before /readyz turns red.
 	failuresBeforeUnready = 3
-	// staleIntervals is how many intervals the last complete poll may be old.
+	// staleIntervals is how many intervals the last complete poll may be old, and a sink
+	// may go without confirming any of its waiting messages.
 	staleIntervals = 3
+	// DefaultTombstoneTTL is Config.TombstoneTTL's default: far longer than JetStream's
+	// duplicate window (2 minutes by default) or any consumer's dedupe memory we know of.
+	DefaultTombstoneTTL = 7 * 24 * time.Hour
 )
 
 func (c *Config) setDefaults() {
@@ -116,7 +131,16 @@ func (c *Config) setDefaults() {
 		c.Backoff.Max = time.Minute
 	}
 	if c.PublishBatch == 0 {
-		c.PublishBatch = 256
+		c.PublishBatch = 1000
+	}
+	if c.TombstoneTTL == 0 {
+		c.TombstoneTTL = DefaultTombstoneTTL
+	}
+	if c.MaxExistsChecks == 0 {
+		c.MaxExistsChecks = 2000
+	}
+	if c.OutboxLimit == 0 {
+		c.OutboxLimit = 1_000_000
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -147,6 +171,9 @@ func (c *Config) validate() error {
 	}
 	if c.PublishBatch < 0 {
 		return bad("publish batch must be > 0, got %d", c.PublishBatch)
+	}
+	if c.MaxExistsChecks < 0 || c.OutboxLimit < 0 {
+		return bad("max exists checks and outbox limit must be > 0, got %d and %d", c.MaxExistsChecks, c.OutboxLimit)
 	}
 	if c.Lister == nil {
 		return bad("lister must be set")

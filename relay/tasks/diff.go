@@ -1,181 +1,178 @@
 package tasks
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/reten/reten-relay/schema"
 )
 
-// indexEntry is the in-memory copy of one snapshot entry.
-type indexEntry struct {
-	Entry
-	// seen is the number of the last diff whose listing contained the task.
-	seen uint64
+// walk diffs one listing page by page as the pages arrive. An unchanged task costs a raw
+// hash and a map lookup and keeps nothing; only new and changed tasks are copied.
+type walk struct {
+	ix      *index
+	cyc     uint32
+	seenNew map[string]struct{} // new ids already listed by this walk
+	found   []found
+	listed  int // distinct tasks listed
+	// flush, when set, is called with chunkSize tasks found: it plans and commits them.
+	flush func() error
 }
 
-// index is the whole snapshot in memory: an unchanged task costs one hash and one lookup.
-type index struct {
-	m     map[string]*indexEntry
-	live  int    // entries that are not tombstones
-	cycle uint64 // diffs run so far, for indexEntry.seen
+// chunkSize is how many found tasks a walk keeps before it commits them.
+const chunkSize = 20_000
+
+// found is a listed task that is new, changed, or back from suspicion.
+type found struct {
+	id      string
+	raw     []byte // a copy: the page's bytes die with the page
+	rawHash uint64
+	content [32]byte
 }
 
-func newIndex() *index { return &index{m: make(map[string]*indexEntry)} }
+func newWalk(ix *index) *walk {
+	ix.cycle++
+	return &walk{ix: ix, cyc: ix.cycle, seenNew: make(map[string]struct{})}
+}
+
+// page is the schema.PageFunc of the walk. Pages may come in any order; a task listed
+// twice (pages shift while Reten's list changes) counts once, as first seen.
+func (w *walk) page(_ int, ts []schema.Task) error {
+	for i := range ts {
+		t := &ts[i]
+		h := rawHash(t.Raw)
+		s := w.ix.get(t.ID)
+		if s != nil {
+			if s.seen == w.cyc {
+				continue
+			}
+			s.seen = w.cyc
+			if s.raw == h && !s.deleted && !s.suspect {
+				w.listed++
+				continue
+			}
+		} else {
+			if _, dup := w.seenNew[t.ID]; dup {
+				continue
+			}
+			w.seenNew[strings.Clone(t.ID)] = struct{}{}
+		}
+		w.listed++
+		f := found{id: strings.Clone(t.ID), raw: bytes.Clone(t.Raw), rawHash: h}
+		var err error
+		if f.content, err = contentHash(f.raw); err != nil {
+			return fmt.Errorf("hash task %s: %w", f.id, err)
+		}
+		w.found = append(w.found, f)
+	}
+	if w.flush != nil && len(w.found) >= chunkSize {
+		return w.flush()
+	}
+	return nil
+}
 
 // change is one event a diff decided to publish.
 type change struct {
 	op    schema.Op
 	id    string
-	raw   []byte // the task as listed; nil for deleted
-	entry Entry  // the entry after the change
+	raw   []byte   // the task as listed; nil for deleted
+	full  [32]byte // the content hash of raw, for the event id
+	entry Entry    // the entry after the change
 }
 
-// plan is what one diff decided; nothing of it is applied before it is committed.
+// plan is what one cycle decided; nothing of it is applied before it is committed.
 type plan struct {
 	updates []EntryUpdate
 	changes []change
+	drop    []string // expired tombstones
 	meta    Meta
-	dirty   bool // meta changed
 
 	created, updated, deleted int
-	suspected, held           int
+	suspected, held, cleared  int
 	live                      int // live tasks before the diff
 }
 
-// diff compares a complete listing with the index. The unchanged fast path does no
-// allocation: a raw hash, a map lookup and a store of the cycle number.
-func (p *Poller) diff(listing []schema.Task, meta Meta) (*plan, error) {
-	ix := p.idx
-	ix.cycle++
-	cyc := ix.cycle
-	pl := &plan{meta: meta, live: ix.live}
-	emitCreated := meta.Synced || p.cfg.EmitInitial
-	for i := range listing {
-		t := &listing[i]
-		h := rawHash(t.Raw)
-		e := ix.m[t.ID]
-		if e != nil {
-			e.seen = cyc
-			if e.RawHash == h && !e.Deleted && !e.Suspect {
-				continue
+// fingerprint is the part of a content hash the snapshot keeps.
+func fingerprint(h [32]byte) uint64 {
+	return uint64(h[0])<<56 | uint64(h[1])<<48 | uint64(h[2])<<40 | uint64(h[3])<<32 |
+		uint64(h[4])<<24 | uint64(h[5])<<16 | uint64(h[6])<<8 | uint64(h[7])
+}
+
+// plan turns what the walk found into snapshot updates and events: created and updated
+// come from any listing, covered or not, because a task seen is a fact.
+func (w *walk) plan(meta Meta, emitCreated bool) *plan {
+	pl := &plan{meta: meta, live: w.ix.live}
+	sort.Slice(w.found, func(i, j int) bool { return w.found[i].id < w.found[j].id })
+	for _, f := range w.found {
+		s := w.ix.get(f.id)
+		fp := fingerprint(f.content)
+		switch {
+		case s == nil || s.deleted:
+			ne := Entry{RawHash: f.rawHash, Content: fp}
+			if s != nil {
+				ne.ChangeNo = s.changeNo
 			}
-		}
-		if err := diffOne(pl, t, h, e, emitCreated); err != nil {
-			return nil, err
+			if emitCreated {
+				ne.ChangeNo++
+				pl.changes = append(pl.changes, change{op: schema.OpCreated, id: f.id, raw: f.raw, full: f.content, entry: ne})
+				pl.created++
+			}
+			pl.updates = append(pl.updates, EntryUpdate{ID: f.id, Entry: ne, Published: f.raw})
+		case s.content == fp:
+			// Same content in another form, or a suspect that came back unchanged: no event.
+			ne := s.entry()
+			ne.RawHash, ne.Suspect = f.rawHash, false
+			pl.updates = append(pl.updates, EntryUpdate{ID: f.id, Entry: ne})
+		default:
+			ne := Entry{RawHash: f.rawHash, Content: fp, ChangeNo: s.changeNo + 1}
+			pl.changes = append(pl.changes, change{op: schema.OpUpdated, id: f.id, raw: f.raw, full: f.content, entry: ne})
+			pl.updates = append(pl.updates, EntryUpdate{ID: f.id, Entry: ne, Published: f.raw})
+			pl.updated++
 		}
 	}
-	p.diffMissing(pl, cyc, len(listing))
-	pl.meta.Synced = true
-	pl.dirty = pl.meta != meta
-	return pl, nil
+	w.found = nil
+	return pl
 }
 
-// diffOne handles a listed task that is new, re-created, changed, or back from suspicion.
-func diffOne(pl *plan, t *schema.Task, h uint64, e *indexEntry, emitCreated bool) error {
-	ch, err := contentHash(t.Raw)
-	if err != nil {
-		return fmt.Errorf("hash task %s: %w", t.ID, err)
-	}
-	switch {
-	case e == nil || e.Deleted:
-		ne := Entry{RawHash: h, ContentHash: ch}
-		if e != nil {
-			ne.ChangeNo = e.ChangeNo
-		}
-		if emitCreated {
-			ne.ChangeNo++
-			pl.changes = append(pl.changes, change{op: schema.OpCreated, id: t.ID, raw: t.Raw, entry: ne})
-			pl.created++
-		}
-		pl.updates = append(pl.updates, EntryUpdate{ID: t.ID, Entry: ne, Published: t.Raw})
-	case e.ContentHash == ch:
-		// Same content in another form, or a suspect that came back unchanged: no event.
-		ne := e.Entry
-		ne.RawHash, ne.Suspect = h, false
-		pl.updates = append(pl.updates, EntryUpdate{ID: t.ID, Entry: ne})
-	default:
-		ne := Entry{RawHash: h, ContentHash: ch, ChangeNo: e.ChangeNo + 1}
-		pl.changes = append(pl.changes, change{op: schema.OpUpdated, id: t.ID, raw: t.Raw, entry: ne})
-		pl.updates = append(pl.updates, EntryUpdate{ID: t.ID, Entry: ne, Published: t.Raw})
-		pl.updated++
-	}
-	return nil
-}
-
-// diffMissing handles live tasks the listing did not contain: suspected the first time,
-// deleted when the next complete listing confirms it, unless the mass-delete guard holds.
-func (p *Poller) diffMissing(pl *plan, cyc uint64, listed int) {
-	var fresh, confirmed []string
-	for id, e := range p.idx.m {
-		if e.Deleted || e.seen == cyc {
-			continue
-		}
-		if e.Suspect {
-			confirmed = append(confirmed, id)
-		} else {
+// missing returns the live tasks this covered walk did not list, split into those missing
+// for the first time and the suspects missing again, both sorted, plus the tombstones
+// written before expireBefore (unix seconds; 0 keeps them all).
+func (w *walk) missing(expireBefore int64) (fresh, again, expired []string) {
+	for id, i := range w.ix.ids {
+		s := &w.ix.slots[i]
+		switch {
+		case s.deleted:
+			if expireBefore > 0 && s.deletedAt < expireBefore {
+				expired = append(expired, id)
+			}
+		case s.seen == w.cyc:
+		case s.suspect:
+			again = append(again, id)
+		default:
 			fresh = append(fresh, id)
 		}
 	}
 	sort.Strings(fresh)
-	sort.Strings(confirmed)
-	for _, id := range fresh {
-		ne := p.idx.m[id].Entry
-		ne.Suspect = true
-		pl.updates = append(pl.updates, EntryUpdate{ID: id, Entry: ne})
-	}
-	pl.suspected = len(fresh)
-	if !p.guardReleases(pl, len(confirmed), listed) {
-		pl.held = len(confirmed)
-		pl.suspected += len(confirmed)
-		return
-	}
-	for _, id := range confirmed {
-		ne := Entry{ChangeNo: p.idx.m[id].ChangeNo + 1, Deleted: true}
-		pl.changes = append(pl.changes, change{op: schema.OpDeleted, id: id, entry: ne})
-		pl.updates = append(pl.updates, EntryUpdate{ID: id, Entry: ne})
-		pl.deleted++
-	}
+	sort.Strings(again)
+	sort.Strings(expired)
+	return fresh, again, expired
 }
 
-// guardReleases decides whether n confirmed deletes may go out, counting in pl.meta the
-// consecutive complete listings that would have deleted too much.
-func (p *Poller) guardReleases(pl *plan, n, listed int) bool {
-	g := p.cfg.DeleteGuard
-	massive := n > 0 && ((pl.live >= g.MinSnapshot && float64(n) > g.MaxShare*float64(pl.live)) ||
-		(listed == 0 && pl.live > 0))
-	if !massive {
-		pl.meta.GuardCycles = 0
-		return true
-	}
-	pl.meta.GuardCycles++
-	if pl.meta.GuardCycles >= g.ConfirmCycles {
-		p.log.Warn().Int("deletes", n).Int("snapshot", pl.live).Int("listed", listed).
-			Int("agreeing_listings", pl.meta.GuardCycles).
-			Msg("mass delete confirmed by consecutive complete listings: releasing held deletes")
-		pl.meta.GuardCycles = 0
-		return true
-	}
-	p.log.Warn().Int("deletes_held", n).Int("snapshot", pl.live).Int("listed", listed).
-		Float64("max_share", g.MaxShare).Int("agreeing_listings", pl.meta.GuardCycles).
-		Int("needed", g.ConfirmCycles).
-		Msg("mass delete guard: holding deletes until enough consecutive complete listings agree")
-	return false
+// sortUpdates orders the plan's entry updates by id, as Commit wants them.
+func (pl *plan) sortUpdates() {
+	sort.SliceStable(pl.updates, func(i, j int) bool { return pl.updates[i].ID < pl.updates[j].ID })
+	sort.SliceStable(pl.changes, func(i, j int) bool { return pl.changes[i].id < pl.changes[j].id })
 }
 
 // apply makes a committed plan the new in-memory index.
 func (ix *index) apply(pl *plan) {
 	for _, u := range pl.updates {
-		e := ix.m[u.ID]
-		if e == nil {
-			e = &indexEntry{seen: ix.cycle}
-			ix.m[u.ID] = e
-		} else if !e.Deleted {
-			ix.live--
-		}
-		e.Entry = u.Entry
-		if !e.Deleted {
-			ix.live++
-		}
+		s := ix.put(u.ID, u.Entry)
+		s.seen = ix.cycle
+	}
+	for _, id := range pl.drop {
+		ix.drop(id)
 	}
 }

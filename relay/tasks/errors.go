@@ -6,9 +6,12 @@ import "errors"
 var (
 	// ErrInvalidConfig: New was given a Config it cannot run with.
 	ErrInvalidConfig = errors.New("tasks: invalid config")
-	// ErrIncompleteListing: the listing missed pages, repeated ids or had a shifting
-	// total. The cycle changed nothing and is retried.
+	// ErrIncompleteListing: the listing did not cover every page. The cycle committed the
+	// tasks it saw (created, updated) but no delete, and is retried.
 	ErrIncompleteListing = errors.New("tasks: incomplete listing")
 	// ErrUnknownSink: a route named a sink that the Poller was not given.
 	ErrUnknownSink = errors.New("tasks: route names an unknown sink")
+	// ErrOutboxFull: a sink has more messages waiting than Config.OutboxLimit; cycles do
+	// not list until it drains.
+	ErrOutboxFull = errors.New("tasks: outbox full")
 )

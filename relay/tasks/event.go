@@ -1,9 +1,8 @@
 package tasks
 
 import (
-	"bytes"
 	"encoding/json"
-	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/reten/reten-relay/relay"
@@ -47,24 +46,59 @@ func rawOrNull(b []byte) json.RawMessage {
 }
 
 // encodeEvent encodes ev as it goes on the wire; the bytes are stored in the outbox so a
-// re-publish is byte-identical. HTML escaping is off so task strings keep their bytes.
+// re-publish is byte-identical. It writes what encoding/json writes for schema.Event with
+// HTML escaping off, field by field, without reflection: it runs for every change. Task
+// and Previous go in as listed (they were checked to be JSON by the diff).
 func encodeEvent(ev schema.Event) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(ev); err != nil {
-		return nil, fmt.Errorf("encode event %s for task %s: %w", ev.ID, ev.Subject, err)
+	d := ev.Data
+	b := make([]byte, 0, 320+len(d.Task)+len(d.Previous))
+	field := func(name, value string) {
+		b = append(b, ',', '"')
+		b = append(b, name...)
+		b = append(b, '"', ':')
+		b = appendString(b, []byte(value))
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	b = append(b, `{"specversion":`...)
+	b = appendString(b, []byte(ev.SpecVersion))
+	field("id", ev.ID)
+	field("source", ev.Source)
+	field("type", ev.Type)
+	field("subject", ev.Subject)
+	b = append(b, `,"time":"`...)
+	b = ev.Time.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	field("datacontenttype", ev.DataContentType)
+	b = append(b, `,"data":{"op":`...)
+	b = appendString(b, []byte(d.Op))
+	b = append(b, `,"task":`...)
+	b = appendRaw(b, d.Task)
+	b = append(b, `,"previous":`...)
+	b = appendRaw(b, d.Previous)
+	if len(d.Changed) > 0 {
+		b = append(b, `,"changed":[`...)
+		for i, c := range d.Changed {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, []byte(c))
+		}
+		b = append(b, ']')
+	}
+	if d.Truncated {
+		b = append(b, `,"truncated":true`...)
+	}
+	if d.OriginalSize != 0 {
+		b = strconv.AppendInt(append(b, `,"original_size":`...), int64(d.OriginalSize), 10)
+	}
+	return append(b, '}', '}'), nil
 }
 
-// decodeEvent decodes an outbox body for routing.
-func decodeEvent(body []byte) (schema.Event, error) {
-	var ev schema.Event
-	if err := json.Unmarshal(body, &ev); err != nil {
-		return schema.Event{}, fmt.Errorf("decode outbox event: %w", err)
+// appendRaw writes a JSON value as it is, null when there is none.
+func appendRaw(b []byte, raw json.RawMessage) []byte {
+	if len(raw) == 0 {
+		return append(b, "null"...)
 	}
-	return ev, nil
+	return append(b, raw...)
 }
 
 // message addresses one encoded event to one target. The Kafka key is the route's key,

@@ -19,12 +19,18 @@ import (
 
 const testSource = "https://api.reten.test"
 
-// fakeLister returns whatever listing the test scripted last.
+// fakeLister returns whatever listing the test scripted last, in pages of pageSize (one
+// page when zero).
 type fakeLister struct {
 	mu           sync.Mutex
 	tasks        []schema.Task
 	err          error
 	inconsistent string
+	pageSize     int
+	failAfter    int             // pages handed over before err is returned; with err set
+	exists       map[string]bool // TaskExists answers; ids not in it are not checkable
+	existsErr    error
+	checks       int
 	calls        int
 	listed       chan struct{} // optional: gets a value per call
 }
@@ -32,7 +38,7 @@ type fakeLister struct {
 func (l *fakeLister) set(ts ...schema.Task) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.tasks, l.err, l.inconsistent = ts, nil, ""
+	l.tasks, l.err, l.inconsistent, l.failAfter = ts, nil, "", 0
 }
 
 func (l *fakeLister) fail(err error) {
@@ -47,7 +53,7 @@ func (l *fakeLister) setInconsistent(why string) {
 	l.inconsistent = why
 }
 
-func (l *fakeLister) ListAllTasks(ctx context.Context, opts schema.ListOptions) (schema.TaskListing, error) {
+func (l *fakeLister) StreamTasks(ctx context.Context, opts schema.ListOptions, fn schema.PageFunc) (schema.ListSummary, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.calls++
@@ -58,16 +64,53 @@ func (l *fakeLister) ListAllTasks(ctx context.Context, opts schema.ListOptions) 
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return schema.TaskListing{}, err
+		return schema.ListSummary{}, err
 	}
-	if l.err != nil {
-		return schema.TaskListing{}, l.err
+	if l.err != nil && l.failAfter == 0 {
+		return schema.ListSummary{}, l.err
 	}
-	if opts.Progress != nil {
-		opts.Progress(1, 1)
+	size := l.pageSize
+	if size == 0 {
+		size = max(len(l.tasks), 1)
 	}
-	ts := append([]schema.Task(nil), l.tasks...)
-	return schema.TaskListing{Tasks: ts, Total: len(ts), Pages: 1, Consistent: l.inconsistent == "", Inconsistency: l.inconsistent}, nil
+	pages := (len(l.tasks) + size - 1) / size
+	sum := schema.ListSummary{Total: len(l.tasks), Covered: l.inconsistent == "", Inconsistency: l.inconsistent}
+	for pg := 0; pg < max(pages, 1); pg++ {
+		if l.err != nil && pg == l.failAfter {
+			return sum, l.err
+		}
+		lo, hi := pg*size, min((pg+1)*size, len(l.tasks))
+		// Copies, so the poller cannot keep the fake's bytes past the page.
+		ts := make([]schema.Task, 0, hi-lo)
+		for _, t := range l.tasks[lo:hi] {
+			ts = append(ts, schema.Task{ID: t.ID, Raw: append(json.RawMessage(nil), t.Raw...)})
+		}
+		if err := fn(pg+1, ts); err != nil {
+			return sum, err
+		}
+		for i := range ts {
+			for j := range ts[i].Raw {
+				ts[i].Raw[j] = 'X' // the page's bytes are gone
+			}
+		}
+		sum.Pages++
+		sum.Tasks += len(ts)
+		if opts.Progress != nil {
+			opts.Progress(pg+1, max(pages, 1))
+		}
+	}
+	return sum, nil
+}
+
+func (l *fakeLister) TaskExists(ctx context.Context, t schema.Task) (bool, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.checks++
+	if l.existsErr != nil {
+		return false, false, l.existsErr
+	}
+	ex, ok := l.exists[t.ID]
+	return ex, ok, nil
 }
 
 // fakeSink records every message it confirmed, and fails while err is set.

@@ -16,7 +16,7 @@ import (
 	"github.com/reten/reten-relay/schema"
 )
 
-func TestPoller_OutboxIsDrainedBeforeTheNextDiff(t *testing.T) {
+func TestPoller_SinkDownKeepsListingAndOrder(t *testing.T) {
 	e := newEnv(t)
 	e.lister.set(task("a", `"v":1`))
 	e.sink.setErr(errSinkDown)
@@ -24,19 +24,48 @@ func TestPoller_OutboxIsDrainedBeforeTheNextDiff(t *testing.T) {
 	if !errors.Is(err, errSinkDown) || !rep.Complete || rep.Created != 1 {
 		t.Fatalf("cycle with sink down: err %v report %+v; want committed created and a publish error", err, rep)
 	}
-	// While the outbox cannot be drained, no cycle lists or diffs.
+	// The sink being down does not stop the listing: the update is committed behind the
+	// create, and both leave in that order once the sink is back.
 	e.lister.set(task("a", `"v":2`))
-	calls := e.lister.calls
-	if _, err := e.p.Cycle(context.Background()); !errors.Is(err, errSinkDown) {
-		t.Fatalf("second cycle err = %v, want the sink error", err)
-	}
-	if e.lister.calls != calls {
-		t.Fatalf("lister called %d times with events pending, want 0", e.lister.calls-calls)
+	rep, err = e.p.Cycle(context.Background())
+	if !errors.Is(err, errSinkDown) || rep.Updated != 1 {
+		t.Fatalf("second cycle err = %v report %+v, want the update committed and the sink error", err, rep)
 	}
 	e.sink.setErr(nil)
 	rep, evs := e.cycle()
 	if opsOf(evs) != "created:a updated:a" || rep.Published != 2 {
 		t.Fatalf("after recovery events %q published %d, want the pending created, then the update", opsOf(evs), rep.Published)
+	}
+}
+
+func TestPoller_OneSinkDownNeitherDelaysNorDuplicatesTheOther(t *testing.T) {
+	kafka := &fakeSink{}
+	e := newEnv(t, func(c *tasks.Config) {
+		c.Sinks["kafka"] = kafka
+		c.Router = routerFunc(func(ev schema.Event) []relay.Target {
+			return []relay.Target{{Route: "n", Sink: "nats", Destination: "n"}, {Route: "k", Sink: "kafka", Destination: "k"}}
+		})
+	})
+	kafka.setErr(errSinkDown)
+	e.lister.set(task("a", `"v":1`), task("b"))
+	if _, err := e.p.Cycle(context.Background()); !errors.Is(err, errSinkDown) {
+		t.Fatalf("cycle err = %v, want kafka's error", err)
+	}
+	if got := opsOf(decodeAll(t, e.sink.take())); got != "created:a created:b" {
+		t.Fatalf("nats got %q while kafka was down, want both creates", got)
+	}
+	e.lister.set(task("a", `"v":2`), task("b"))
+	_, _ = e.p.Cycle(context.Background())
+	if got := opsOf(decodeAll(t, e.sink.take())); got != "updated:a" {
+		t.Fatalf("nats got %q on the second cycle, want only the new update (nothing re-sent)", got)
+	}
+	kafka.setErr(nil)
+	e.cycle()
+	if got := opsOf(decodeAll(t, kafka.take())); got != "created:a created:b updated:a" {
+		t.Fatalf("kafka got %q after recovery, want everything in order", got)
+	}
+	if got := e.sink.take(); len(got) != 0 {
+		t.Fatalf("nats got %d more messages when kafka recovered, want none", len(got))
 	}
 }
 
@@ -106,7 +135,7 @@ func TestPoller_CrashAfterPublishBeforeAckRepublishesSameIDs(t *testing.T) {
 	crashed := make(chan struct{})
 	e.cfg.Hooks.AfterPublish = func() {
 		close(crashed)
-		runtime.Goexit() // the cycle stops dead here, as a killed process would
+		select {} // the drain freezes here, as a killed process would (it runs on a goroutine of its own)
 	}
 	e.restart()
 	go func() { _, _ = e.p.Cycle(context.Background()) }()
@@ -210,19 +239,41 @@ func TestPoller_RouteToUnknownSinkFailsTheCycle(t *testing.T) {
 	}
 }
 
-func TestPoller_EventsFanOutToEverySinkInOrder(t *testing.T) {
+func TestPoller_EventsFanOutToEverySinkInTaskOrder(t *testing.T) {
 	kafka := &fakeSink{}
 	e := newEnv(t, func(c *tasks.Config) {
 		c.Sinks["kafka"] = kafka
-		c.PublishBatch = 2
+		c.PublishBatch = 2 // several batches in flight at once
 		c.Router = routerFunc(func(ev schema.Event) []relay.Target {
 			return []relay.Target{{Sink: "nats", Destination: "n"}, {Sink: "kafka", Destination: "k"}}
 		})
 	})
+	// Two cycles' events wait together: each task's update must follow its create on
+	// both sinks, whatever the order between tasks.
+	kafka.setErr(errSinkDown)
+	e.sink.setErr(errSinkDown)
 	e.lister.set(manyTasks(5)...)
+	_, _ = e.p.Cycle(context.Background())
+	next := manyTasks(5)
+	for i := range next {
+		next[i] = task(next[i].ID, `"status":"DONE"`)
+	}
+	e.lister.set(next...)
+	_, _ = e.p.Cycle(context.Background())
+	kafka.setErr(nil)
+	e.sink.setErr(nil)
 	_, nats := e.cycle()
 	k := decodeAll(t, kafka.take())
-	if opsOf(nats) != opsOf(k) || len(k) != 5 {
-		t.Fatalf("nats got %q, kafka %q; want the same 5 events in the same order", opsOf(nats), opsOf(k))
+	for name, evs := range map[string][]schema.Event{"nats": nats, "kafka": k} {
+		if len(evs) != 10 {
+			t.Fatalf("%s got %d events, want 10: %q", name, len(evs), opsOf(evs))
+		}
+		last := map[string]schema.Op{}
+		for _, ev := range evs {
+			if ev.Data.Op == schema.OpCreated && last[ev.Subject] != "" || ev.Data.Op == schema.OpUpdated && last[ev.Subject] != schema.OpCreated {
+				t.Fatalf("%s: task %s got %s after %q: %q", name, ev.Subject, ev.Data.Op, last[ev.Subject], opsOf(evs))
+			}
+			last[ev.Subject] = ev.Data.Op
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,7 +12,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/reten/reten-relay/relay"
-	"github.com/reten/reten-relay/schema"
 )
 
 // Poller runs the tasks pipeline. Create it with New; run it with Run, or drive single
@@ -20,29 +20,35 @@ type Poller struct {
 	cfg    Config
 	log    zerolog.Logger
 	router atomic.Pointer[relay.Router]
+	drains []*sinkDrain // one per sink, sorted by name
 
-	mu      sync.Mutex // held for a whole cycle
-	idx     *index     // nil until loaded from the store
-	meta    Meta
-	pending int // events in the outbox
+	mu         sync.Mutex // held for a whole cycle
+	idx        *index     // nil until loaded from the store
+	meta       Meta
+	background atomic.Bool // Run's drainers publish; Cycle only wakes them
 
-	health healthState
+	health   healthState
+	progress progress
 }
 
 // CycleReport says what one cycle did.
 type CycleReport struct {
-	// Complete is true when the listing was complete and its changes were committed.
+	// Complete is true when the listing covered every page and its changes were committed.
 	Complete bool
 	// Pages and Tasks are what the listing returned.
 	Pages, Tasks int
-	// Created, Updated and Deleted count the events this cycle committed to the outbox.
+	// Created, Updated and Deleted count the events this cycle committed to the outbox
+	// (an incomplete listing commits created and updated too).
 	Created, Updated, Deleted int
 	// Suspected counts live tasks missing from this listing that are not deleted yet.
 	Suspected int
+	// Cleared counts suspects a filtered query found still listed.
+	Cleared int
 	// HeldDeletes counts deletes the mass-delete guard held back.
 	HeldDeletes int
-	// Published counts outbox events the sinks confirmed during this cycle (including
-	// events left over from earlier cycles); Unrouted those that matched no route.
+	// Published counts messages the sinks confirmed during this cycle (including ones left
+	// over from earlier cycles; zero while Run's drainers publish); Unrouted counts events
+	// that matched no route.
 	Published, Unrouted int
 	// Duration is how long the cycle took.
 	Duration time.Duration
@@ -57,6 +63,10 @@ func New(cfg Config) (*Poller, error) {
 	}
 	p := &Poller{cfg: cfg, log: cfg.Logger.With().Str("component", HealthComponent).Logger()}
 	p.router.Store(&cfg.Router)
+	for name, s := range cfg.Sinks {
+		p.drains = append(p.drains, &sinkDrain{name: name, sink: s, kick: make(chan struct{}, 1)})
+	}
+	sort.Slice(p.drains, func(i, j int) bool { return p.drains[i].name < p.drains[j].name })
 	if cfg.Health != nil {
 		cfg.Health.Register(HealthComponent, "no complete poll yet")
 	}
@@ -71,9 +81,11 @@ func (p *Poller) SetRouter(r relay.Router) {
 	}
 }
 
-// Cycle runs one cycle: drain the outbox, list every page, diff, commit snapshot and events
-// in one transaction, publish. An error leaves the state consistent; the next cycle picks up
-// where this one stopped.
+// Cycle runs one cycle: list every page, diffing each as it arrives; commit snapshot and
+// routed events in one transaction; publish. Events of earlier cycles still queued for a
+// sink go out first, in order; a sink that is down does not stop the listing or the other
+// sinks. An error leaves the state consistent; the next cycle picks up where this one
+// stopped.
 func (p *Poller) Cycle(ctx context.Context) (CycleReport, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -92,62 +104,95 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 	if err := p.load(ctx); err != nil {
 		return err
 	}
+	var drainErr error
+	if !p.background.Load() {
+		n, err := p.drainAll(ctx)
+		rep.Published += n
+		drainErr = err
+	}
+	if err := p.outboxFull(); err != nil {
+		return errors.Join(err, drainErr)
+	}
 	router := *p.router.Load()
-	if err := p.drain(ctx, router, rep); err != nil {
-		return fmt.Errorf("drain outbox before listing: %w", err)
-	}
+	w := newWalk(p.idx)
+	emitCreated := p.meta.Synced || p.cfg.EmitInitial
+	// A large listing (a first sync) is committed as it goes, in chunks: memory stays
+	// bounded and the sinks publish while the walk goes on. Every chunk is facts: tasks
+	// created or changed.
+	chunks := &chunker{p: p, ctx: ctx, router: router, start: start, rep: rep}
+	w.flush = func() error { return chunks.submit(w.plan(p.meta, emitCreated)) }
 	opts := p.cfg.List
-	opts.Progress = p.progress(opts.Progress)
-	listing, err := p.cfg.Lister.ListAllTasks(ctx, opts)
-	if err != nil {
-		return fmt.Errorf("list tasks: %w", err)
+	opts.Progress = p.progress.callback(p, opts.Progress)
+	p.progress.begin(p.cfg.Now())
+	sum, listErr := p.cfg.Lister.StreamTasks(ctx, opts, w.page)
+	rep.Pages, rep.Tasks = sum.Pages, w.listed
+	if err := chunks.wait(); err != nil {
+		return errors.Join(err, drainErr)
 	}
-	rep.Pages, rep.Tasks = listing.Pages, len(listing.Tasks)
-	if !listing.Consistent {
-		return fmt.Errorf("%w: %s", ErrIncompleteListing, listing.Inconsistency)
+	if ctx.Err() != nil {
+		return ctx.Err()
 	}
-	pl, err := p.diff(listing.Tasks, p.meta)
-	if err != nil {
-		return fmt.Errorf("diff listing: %w", err)
+	covered := listErr == nil && sum.Covered
+	if listErr == nil && !sum.Covered {
+		listErr = fmt.Errorf("%w: %s", ErrIncompleteListing, sum.Inconsistency)
 	}
-	events, err := p.buildEvents(ctx, pl, start.UTC().Truncate(time.Millisecond))
-	if err != nil {
-		return err
+	if listErr != nil {
+		listErr = fmt.Errorf("list tasks: %w", listErr)
 	}
-	if len(pl.updates) > 0 || pl.dirty {
-		c := Commit{Entries: pl.updates, Events: events, Meta: pl.meta}
-		if err := p.cfg.Store.Commit(ctx, c); err != nil {
-			return fmt.Errorf("commit snapshot and outbox: %w", err)
-		}
-		p.idx.apply(pl)
-		p.meta = pl.meta
-		p.pending += len(events)
+	// Tasks seen are facts even when the listing did not cover every page.
+	pl := w.plan(p.meta, emitCreated)
+	if covered {
+		p.planDeletes(ctx, w, pl)
+		pl.meta.Synced = true
 	}
-	rep.Complete = true
-	rep.Created, rep.Updated, rep.Deleted = pl.created, pl.updated, pl.deleted
-	rep.Suspected, rep.HeldDeletes = pl.suspected, pl.held
-	p.health.completed(p.cfg.Now())
+	if err := chunks.submit(pl); err != nil {
+		return errors.Join(err, listErr, drainErr)
+	}
+	if err := chunks.wait(); err != nil {
+		return errors.Join(err, listErr, drainErr)
+	}
+	rep.Suspected, rep.HeldDeletes, rep.Cleared = pl.suspected, pl.held, pl.cleared
+	if drainErr != nil {
+		p.log.Debug().Err(drainErr).Msg("a sink could not be drained before listing")
+	}
+	rep.Complete = covered
+	if covered {
+		p.health.completed(p.cfg.Now())
+	}
 	if h := p.cfg.Hooks.AfterOutboxCommit; h != nil {
 		h()
 	}
-	if err := p.drain(ctx, router, rep); err != nil {
-		return fmt.Errorf("publish events: %w", err)
+	if p.background.Load() {
+		p.compact(ctx)
+		return listErr
+	}
+	n, err := p.drainAll(ctx)
+	rep.Published += n
+	if err != nil {
+		return errors.Join(listErr, fmt.Errorf("publish events: %w", err))
+	}
+	p.compact(ctx)
+	return listErr
+}
+
+// outboxFull refuses to list while a sink's queue is over the limit, so an outage cannot
+// grow the state file without bound.
+func (p *Poller) outboxFull() error {
+	for _, d := range p.drains {
+		if n, _, _ := d.status(); n > p.cfg.OutboxLimit {
+			return fmt.Errorf("%w: sink %s has %d messages waiting (limit %d)", ErrOutboxFull, d.name, n, p.cfg.OutboxLimit)
+		}
 	}
 	return nil
 }
 
-// load reads the snapshot, meta and outbox size on the first cycle.
+// load reads the snapshot, meta and queue sizes on the first cycle.
 func (p *Poller) load(ctx context.Context) error {
 	if p.idx != nil {
 		return nil
 	}
 	ix := newIndex()
-	err := p.cfg.Store.LoadIndex(ctx, func(id string, e Entry) {
-		ix.m[id] = &indexEntry{Entry: e}
-		if !e.Deleted {
-			ix.live++
-		}
-	})
+	err := p.cfg.Store.LoadIndex(ctx, func(id string, e Entry) { ix.put(id, e) })
 	if err != nil {
 		return fmt.Errorf("load snapshot: %w", err)
 	}
@@ -155,106 +200,38 @@ func (p *Poller) load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load state meta: %w", err)
 	}
-	n, err := p.cfg.Store.OutboxLen(ctx)
+	pending, err := p.cfg.Store.Pending(ctx)
 	if err != nil {
 		return fmt.Errorf("count outbox: %w", err)
 	}
-	p.idx, p.meta, p.pending = ix, meta, n
+	total := 0
+	for _, d := range p.drains {
+		d.mu.Lock()
+		d.pending, d.lastProgress = pending[d.name], p.cfg.Now()
+		d.mu.Unlock()
+		total += pending[d.name]
+	}
+	for name, n := range pending {
+		if _, ok := p.cfg.Sinks[name]; !ok && n > 0 {
+			p.log.Warn().Str("sink", name).Int("messages", n).
+				Msg("outbox holds messages for a sink that is not configured any more: they wait until it is")
+		}
+	}
+	p.idx, p.meta = ix, meta
 	p.setPending()
-	p.log.Info().Int("snapshot", ix.live).Int("tombstones", len(ix.m)-ix.live).Int("outbox", n).
+	p.log.Info().Int("snapshot", ix.live).Int("tombstones", len(ix.ids)-ix.live).Int("outbox", total).
 		Bool("synced", meta.Synced).Msg("tasks state loaded")
 	return nil
 }
 
-// buildEvents encodes the plan's changes, reading the previous versions from the store.
-func (p *Poller) buildEvents(ctx context.Context, pl *plan, at time.Time) ([]OutboxEvent, error) {
-	var ids []string
-	for _, c := range pl.changes {
-		if c.op != schema.OpCreated {
-			ids = append(ids, c.id)
-		}
-	}
-	var prev map[string][]byte
-	if len(ids) > 0 {
-		var err error
-		if prev, err = p.cfg.Store.LoadPublished(ctx, ids); err != nil {
-			return nil, fmt.Errorf("load previous versions of %d tasks: %w", len(ids), err)
-		}
-	}
-	out := make([]OutboxEvent, 0, len(pl.changes))
-	for _, c := range pl.changes {
-		var previous []byte
-		var changed []string
-		if c.op != schema.OpCreated {
-			previous = prev[c.id]
-		}
-		if c.op == schema.OpUpdated {
-			changed = changedFields(previous, c.raw)
-		}
-		id := eventID(p.cfg.Source, c.id, c.entry.ChangeNo, c.entry.ContentHash)
-		body, err := encodeEvent(newEvent(p.cfg.Source, id, c.id, c.op, at, c.raw, previous, changed))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, OutboxEvent{TaskID: c.id, EventID: id, Op: c.op, Body: body})
-	}
-	return out, nil
-}
-
-// progressMinPages is the listing size from which page progress is logged.
-const progressMinPages = 20
-
-// progress logs pages done/total about every tenth of a long listing, then calls next.
-func (p *Poller) progress(next func(done, total int)) func(done, total int) {
-	return func(done, total int) {
-		if next != nil {
-			next(done, total)
-		}
-		step := max(total/10, 1)
-		if total >= progressMinPages && (done%step == 0 || done == total) {
-			p.log.Info().Int("pages_done", done).Int("pages_total", total).Msg("listing tasks")
-		}
-	}
-}
-
-// record updates metrics, health and logs after a cycle.
-func (p *Poller) record(ctx context.Context, rep CycleReport, err error) {
-	m := p.cfg.Metrics
-	result := "complete"
-	switch {
-	case errors.Is(err, ErrIncompleteListing):
-		result = "incomplete"
-	case !rep.Complete:
-		result = "failed"
-	}
-	if m != nil && ctx.Err() == nil {
-		m.PollCycles.WithLabelValues(result).Inc()
-		if rep.Complete {
-			m.LastCompletePoll.Set(float64(p.cfg.Now().Unix()))
-			m.PagesPerCycle.Set(float64(rep.Pages))
-			m.TasksPerCycle.Set(float64(rep.Tasks))
-			m.DeletesHeld.Set(float64(rep.HeldDeletes))
-		}
-	}
-	if err != nil && ctx.Err() != nil {
-		p.log.Info().Err(err).Msg("tasks cycle interrupted by shutdown")
+func (p *Poller) setPending() {
+	if p.cfg.Metrics == nil {
 		return
 	}
-	p.health.finished(err)
-	p.evalHealth()
-	ev := p.log.Info()
-	if err != nil {
-		ev = p.log.Warn().Err(err)
+	total := 0
+	for _, d := range p.drains {
+		n, _, _ := d.status()
+		total += n
 	}
-	ev.Str("result", result).Int("pages", rep.Pages).Int("tasks", rep.Tasks).
-		Int("created", rep.Created).Int("updated", rep.Updated).Int("deleted", rep.Deleted).
-		Int("suspected", rep.Suspected).Int("deletes_held", rep.HeldDeletes).
-		Int("published", rep.Published).Int("unrouted", rep.Unrouted).Int("outbox", p.pending).
-		Dur("duration", rep.Duration).Msg("tasks cycle")
-}
-
-func (p *Poller) setPending() {
-	if p.cfg.Metrics != nil {
-		p.cfg.Metrics.OutboxPending.Set(float64(p.pending))
-	}
+	p.cfg.Metrics.OutboxPending.Set(float64(total))
 }

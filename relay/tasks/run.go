@@ -2,39 +2,53 @@ package tasks
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-
-	"github.com/reten/reten-relay/schema"
 )
 
 // Run polls until ctx is done: a cycle every Interval, and after a failed or incomplete
-// cycle a retry paced by Backoff. It returns nil on shutdown; a cycle interrupted by ctx
-// leaves its events in the outbox for the next start.
+// cycle a retry paced by Backoff. Each sink's part of the outbox is published by its own
+// drainer, so a broker that is down delays only its own events. Run returns nil on
+// shutdown; a cycle interrupted by ctx leaves its events in the outbox for the next start.
 func (p *Poller) Run(ctx context.Context) error {
-	bo := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(p.cfg.Backoff.Initial),
-		backoff.WithMaxInterval(p.cfg.Backoff.Max),
-		backoff.WithMaxElapsedTime(0),
-	)
-	watchDone := make(chan struct{})
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	go func() {
-		defer close(watchDone)
-		p.watchStaleness(watchCtx)
-	}()
+	p.background.Store(true)
+	defer p.background.Store(false)
+	var wg sync.WaitGroup
+	bgCtx, stop := context.WithCancel(ctx)
 	defer func() {
-		stopWatch()
-		<-watchDone
+		stop()
+		wg.Wait()
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.watchStaleness(bgCtx)
+	}()
+	loaded := make(chan struct{})
+	for _, d := range p.drains {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select { // the first cycle loads the queue sizes
+			case <-loaded:
+			case <-bgCtx.Done():
+				return
+			}
+			p.drainLoop(bgCtx, d)
+		}()
+	}
+	bo := p.newBackoff()
+	first := true
 	for {
 		rep, err := p.Cycle(ctx)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if first && p.loaded() {
+			first = false
+			close(loaded)
 		}
 		wait := p.cfg.Interval - rep.Duration
 		if err != nil {
@@ -52,8 +66,55 @@ func (p *Poller) Run(ctx context.Context) error {
 	}
 }
 
+func (p *Poller) newBackoff() *backoff.ExponentialBackOff {
+	return backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(p.cfg.Backoff.Initial),
+		backoff.WithMaxInterval(p.cfg.Backoff.Max),
+		backoff.WithMaxElapsedTime(0),
+	)
+}
+
+// loaded reports whether the state was read.
+func (p *Poller) loaded() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.idx != nil
+}
+
+// drainLoop publishes d's queue whenever a cycle committed something for it, and retries
+// with backoff while the sink fails.
+func (p *Poller) drainLoop(ctx context.Context, d *sinkDrain) {
+	bo := p.newBackoff()
+	retry := time.NewTimer(0) // drain what an earlier run left at once
+	defer retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.kick:
+		case <-retry.C:
+		}
+		n, err := p.drainSink(ctx, d)
+		if ctx.Err() != nil {
+			return
+		}
+		p.drained(d, err)
+		if err != nil {
+			wait := bo.NextBackOff()
+			p.log.Warn().Err(err).Str("sink", d.name).Int("published", n).Dur("retry_in", wait).
+				Msg("sink drain failed: its messages stay queued, other sinks go on")
+			retry.Reset(wait)
+			continue
+		}
+		bo.Reset()
+		if n > 0 {
+			p.log.Debug().Str("sink", d.name).Int("published", n).Msg("sink drained")
+		}
+	}
+}
+
 // watchStaleness re-evaluates readiness between cycles, so /readyz turns red when a cycle
-// hangs or keeps failing for longer than the staleness limit.
+// hangs or keeps failing, or a sink stops draining, for longer than the staleness limit.
 func (p *Poller) watchStaleness(ctx context.Context) {
 	tick := time.NewTicker(max(p.cfg.Interval/2, 10*time.Millisecond))
 	defer tick.Stop()
@@ -63,68 +124,6 @@ func (p *Poller) watchStaleness(ctx context.Context) {
 			return
 		case <-tick.C:
 			p.evalHealth()
-		}
-	}
-}
-
-// healthState is what readiness is computed from. It has its own lock because the
-// staleness watcher reads it while a cycle runs.
-type healthState struct {
-	mu           sync.Mutex
-	lastComplete time.Time
-	failures     int
-	lastErr      error
-}
-
-func (h *healthState) completed(at time.Time) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.lastComplete = at
-}
-
-func (h *healthState) finished(err error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if err == nil {
-		h.failures, h.lastErr = 0, nil
-		return
-	}
-	h.failures++
-	h.lastErr = err
-}
-
-// readiness decides the Poller's readiness: an auth failure at once, otherwise repeated
-// failures, no complete poll yet, or a stale last complete poll.
-func (p *Poller) readiness() (bool, string) {
-	h := &p.health
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	switch {
-	case h.lastErr != nil && errors.Is(h.lastErr, schema.ErrAuth):
-		return false, fmt.Sprintf("reten key rejected (401/403): %v; the key must be valid and have VIEW_ACTIVITIES", h.lastErr)
-	case h.failures >= failuresBeforeUnready:
-		return false, fmt.Sprintf("%d poll cycles failed in a row: %v", h.failures, h.lastErr)
-	case h.lastComplete.IsZero():
-		return false, "no complete poll yet"
-	}
-	limit := staleIntervals * p.cfg.Interval
-	if age := p.cfg.Now().Sub(h.lastComplete); age > limit {
-		return false, fmt.Sprintf("last complete poll %s ago (limit %s, 3 intervals)", age.Round(time.Second), limit)
-	}
-	return true, ""
-}
-
-// evalHealth publishes readiness to ops.Health and logs changes.
-func (p *Poller) evalHealth() {
-	if p.cfg.Health == nil {
-		return
-	}
-	ready, reason := p.readiness()
-	if p.cfg.Health.Set(HealthComponent, ready, reason) {
-		if ready {
-			p.log.Info().Msg("tasks poller ready")
-		} else {
-			p.log.Warn().Str("reason", reason).Msg("tasks poller not ready")
 		}
 	}
 }

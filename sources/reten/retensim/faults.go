@@ -99,6 +99,15 @@ func (s *Sim) OnPageServed(f func(page int)) {
 	s.onPage = f
 }
 
+// OnRequest calls f with every request as it arrives, before latency and faults (outside
+// the simulator's lock): a test sees which client asked what, e.g. by User-Agent. nil
+// removes it.
+func (s *Sim) OnRequest(f func(ep Endpoint, r *http.Request)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onRequest = f
+}
+
 // SetLatency delays every answer by d.
 func (s *Sim) SetLatency(d time.Duration) {
 	s.mu.Lock()

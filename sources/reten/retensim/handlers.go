@@ -28,6 +28,12 @@ func (s *Sim) Handler() http.Handler {
 func (s *Sim) endpoint(ep Endpoint, h func(http.ResponseWriter, *http.Request)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.counter(&s.requests, ep).Add(1)
+		s.mu.Lock()
+		observe := s.onRequest
+		s.mu.Unlock()
+		if observe != nil {
+			observe(ep, r)
+		}
 		f, latency := s.nextFault(ep)
 		if latency > 0 {
 			t := time.NewTimer(latency)

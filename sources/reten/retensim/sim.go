@@ -53,6 +53,7 @@ type Sim struct {
 	rates        map[Endpoint]rateFault
 	failPages    map[int]int
 	onPage       func(page int)
+	onRequest    func(Endpoint, *http.Request)
 	hostile      Hostile
 	now          func() time.Time
 

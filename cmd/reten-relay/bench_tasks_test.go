@@ -1,0 +1,370 @@
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/reten/reten-relay/relay/relaytest"
+)
+
+// BenchmarkTasksScale measures the tasks pipeline at tenant scale with every part in its
+// own process, so CPU and memory are the relay's alone: the simulator and the relay (the
+// real `run`) are subprocesses of the test binary, the broker runs in the benchmark. It
+// reports the first sync next to a plain publisher of the same messages in the same run
+// (JetStream async publish; one kafka-go Writer call), the CPU of an unchanged cycle, RSS
+// and the state file's size.
+//
+//	go test -run '^$' -bench TasksScale -benchtime 1x -timeout 30m ./cmd/reten-relay/
+//	RETEN_BENCH_TASKS=1000000 go test -run '^$' -bench 'TasksScale/nats' -benchtime 1x -timeout 60m ./cmd/reten-relay/
+func BenchmarkTasksScale(b *testing.B) {
+	n := 100_000
+	if s := os.Getenv("RETEN_BENCH_TASKS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			b.Fatalf("RETEN_BENCH_TASKS=%q: %v", s, err)
+		}
+	}
+	for _, sink := range []string{"nats", "kafka"} {
+		b.Run(sink, func(b *testing.B) {
+			for b.Loop() {
+				benchScale(b, n, sink)
+			}
+		})
+	}
+}
+
+// scaleBroker is where the relay publishes, and a plain publisher to compare with.
+type scaleBroker interface {
+	config() (section, routes string)
+	count(ctx context.Context) (int, error)
+	sample(ctx context.Context, n int) ([][]byte, error)
+	plain(ctx context.Context, bodies [][]byte, n int) (time.Duration, error)
+}
+
+func benchScale(b *testing.B, n int, sink string) {
+	dir := b.TempDir()
+	url, key := startSimProcess(b, n)
+	var br scaleBroker
+	if sink == "nats" {
+		br = &natsBroker{n: relaytest.StartNATS(b)}
+	} else {
+		br = &kafkaBroker{k: relaytest.StartKafka(b)}
+	}
+	section, routes := br.config()
+	cfg := fmt.Sprintf(`
+reten: {url: %q, api_key: %q, timeout: 30s}
+%s
+tasks:
+  interval: 5s
+  page_size: 100
+  concurrency: 16
+  state: %q
+  routes: %s
+http: {listen: "127.0.0.1:0"}
+log: {level: %s}
+`, url, key, section, filepath.Join(dir, "tasks.db"), routes, cmp.Or(os.Getenv("RETEN_BENCH_LOG"), "info"))
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Minute)
+	defer cancel()
+	start := time.Now()
+	relay := startBenchProc(b, "RETEN_RELAY_AS_MAIN=run -config "+path)
+	waitBench(b, 45*time.Minute, "the first sync", func() bool {
+		c, err := br.count(ctx)
+		return err == nil && c >= n
+	})
+	firstSync := time.Since(start)
+	syncCPU := relay.cpu()
+	peakAfterSync := relay.status("VmHWM")
+
+	// Unchanged cycles: the CPU between two "tasks cycle" lines is one cycle's (the relay
+	// idles in between).
+	cycles := relay.count(`"message":"tasks cycle"`)
+	var cpus []float64
+	last := relay.cpu()
+	for len(cpus) < 3 {
+		waitBench(b, 10*time.Minute, "an unchanged cycle", func() bool { return relay.count(`"message":"tasks cycle"`) > cycles })
+		cycles = relay.count(`"message":"tasks cycle"`)
+		now := relay.cpu()
+		cpus = append(cpus, now-last)
+		last = now
+	}
+	rss, peak := relay.status("VmRSS"), relay.status("VmHWM")
+	if os.Getenv("RETEN_BENCH_LOG") != "" {
+		_ = os.WriteFile(filepath.Join(os.TempDir(), "reten-bench-relay.log"), []byte(relay.out.String()), 0o600)
+	}
+	st, _ := os.Stat(filepath.Join(dir, "tasks.db"))
+	relay.kill()
+
+	bodies, err := br.sample(ctx, 1000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	plain, err := br.plain(ctx, bodies, n)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cycleCPU := minFloat(cpus)
+	b.ReportMetric(firstSync.Seconds(), "first_sync_s")
+	b.ReportMetric(plain.Seconds()/firstSync.Seconds(), "x_plain_publisher")
+	b.ReportMetric(cycleCPU, "unchanged_cycle_cpu_s")
+	b.ReportMetric(float64(n)/cycleCPU, "unchanged_tasks/cpu_s")
+	b.ReportMetric(rss/1024, "rss_MB")
+	b.ReportMetric(peak/1024, "peak_rss_MB")
+	b.ReportMetric(float64(st.Size())/(1<<20), "state_MB")
+	b.Logf("%d tasks to %s: first sync %.1fs (%.1f CPU-s, peak RSS %.0f MB) vs plain publisher %.1fs = %.2fx; unchanged cycle %.2f CPU-s (%v) = %.0f tasks/CPU-s; RSS %.0f MB, peak %.0f MB; state %.0f MB",
+		n, b.Name(), firstSync.Seconds(), syncCPU, peakAfterSync/1024, plain.Seconds(), plain.Seconds()/firstSync.Seconds(),
+		cycleCPU, cpus, float64(n)/cycleCPU, rss/1024, peak/1024, float64(st.Size())/(1<<20))
+}
+
+func minFloat(xs []float64) float64 {
+	m := xs[0]
+	for _, x := range xs[1:] {
+		m = min(m, x)
+	}
+	return m
+}
+
+// startSimProcess runs the simulator with n tasks in a subprocess and returns its URL and key.
+func startSimProcess(b *testing.B, n int) (url, key string) {
+	p := startBenchProc(b, fmt.Sprintf("RETEN_RELAY_AS_SIM=-listen 127.0.0.1:0 -tasks %d -churn 0 -seed 1", n))
+	waitBench(b, 10*time.Minute, "the simulator", func() bool { return strings.Contains(p.out.String(), "RETEN_API_KEY=") })
+	for _, line := range strings.Split(p.out.String(), "\n") {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "export RETEN_URL="); ok {
+			url = v
+		}
+		if v, ok := strings.CutPrefix(line, "export RETEN_API_KEY="); ok {
+			key = v
+		}
+	}
+	return url, key
+}
+
+// benchProc is a subprocess of the test binary (see TestMain).
+type benchProc struct {
+	cmd *exec.Cmd
+	out syncBuffer
+}
+
+func startBenchProc(b *testing.B, env string) *benchProc {
+	p := &benchProc{cmd: exec.Command(os.Args[0], "-test.run=^$")}
+	p.cmd.Env = append(os.Environ(), env)
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.cmd.Stderr = &p.out
+	if err := p.cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			_, _ = p.out.Write(append(sc.Bytes(), '\n'))
+		}
+	}()
+	b.Cleanup(p.kill)
+	return p
+}
+
+func (p *benchProc) kill() {
+	if p.cmd.ProcessState == nil {
+		_ = p.cmd.Process.Kill()
+		_ = p.cmd.Wait()
+	}
+}
+
+func (p *benchProc) count(s string) int { return strings.Count(p.out.String(), s) }
+
+// cpu is the process's user+system CPU seconds so far.
+func (p *benchProc) cpu() float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100 // USER_HZ
+}
+
+// status reads one kB field of /proc/PID/status (VmRSS, VmHWM).
+func (p *benchProc) status(field string) float64 {
+	raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb
+		}
+	}
+	return 0
+}
+
+func waitBench(b *testing.B, timeout time.Duration, what string, cond func() bool) {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			b.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type natsBroker struct{ n *relaytest.NATS }
+
+func (n *natsBroker) config() (string, string) {
+	return fmt.Sprintf("nats: {url: %q}", n.n.URL()), `[{name: all, sink: nats, subject: "reten.tasks.{op}.{channel}"}]`
+}
+
+func (n *natsBroker) js() (jetstream.JetStream, *nats.Conn, error) {
+	nc, err := nats.Connect(n.n.URL())
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	return js, nc, err
+}
+
+func (n *natsBroker) count(ctx context.Context) (int, error) {
+	js, nc, err := n.js()
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	s, err := js.Stream(ctx, taskStream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return int(info.State.Msgs), nil
+}
+
+func (n *natsBroker) sample(ctx context.Context, k int) ([][]byte, error) {
+	js, nc, err := n.js()
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	c, err := js.OrderedConsumer(ctx, taskStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for range k {
+		m, err := c.Next(jetstream.FetchMaxWait(5 * time.Second))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m.Data())
+	}
+	return out, nil
+}
+
+// plain publishes n messages (bodies in turn, unique ids, the relay's headers) with
+// JetStream's async publisher into a stream of their own, and waits for every ack.
+func (n *natsBroker) plain(ctx context.Context, bodies [][]byte, count int) (time.Duration, error) {
+	js, nc, err := n.js()
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "PLAIN", Subjects: []string{"plain.>"}}); err != nil {
+		return 0, err
+	}
+	pub, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	for i := range count {
+		m := nats.NewMsg("plain.tasks.created.SALESMAN")
+		m.Data = bodies[i%len(bodies)]
+		m.Header.Set("Nats-Msg-Id", strconv.Itoa(i))
+		for _, h := range []string{"ce_specversion", "ce_type", "ce_source", "ce_subject", "ce_id", "content-type"} {
+			m.Header.Set(h, "x")
+		}
+		if _, err := pub.PublishMsgAsync(m); err != nil {
+			return 0, err
+		}
+	}
+	select {
+	case <-pub.PublishAsyncComplete():
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return time.Since(start), nil
+}
+
+type kafkaBroker struct{ k *relaytest.Kafka }
+
+func (k *kafkaBroker) config() (string, string) {
+	return fmt.Sprintf("kafka: {brokers: [%q], create_topics: true}", k.k.Brokers()[0]), `[{name: all, sink: kafka, topic: reten-tasks}]`
+}
+
+func (k *kafkaBroker) count(ctx context.Context) (int, error) {
+	conn, err := kafka.DialLeader(ctx, "tcp", k.k.Brokers()[0], "reten-tasks", 0)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	last, err := conn.ReadLastOffset()
+	return int(last), err
+}
+
+func (k *kafkaBroker) sample(ctx context.Context, n int) ([][]byte, error) {
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: k.k.Brokers(), Topic: "reten-tasks", Partition: 0, MaxWait: 100 * time.Millisecond})
+	defer r.Close()
+	var out [][]byte
+	for range n {
+		m, err := r.ReadMessage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m.Value)
+	}
+	return out, nil
+}
+
+// plain writes n records (bodies in turn, the relay's headers) with one call of a plain
+// kafka-go Writer with acks=all.
+func (k *kafkaBroker) plain(ctx context.Context, bodies [][]byte, count int) (time.Duration, error) {
+	w := &kafka.Writer{Addr: kafka.TCP(k.k.Brokers()...), Topic: "plain", RequiredAcks: kafka.RequireAll,
+		BatchSize: 1000, BatchTimeout: 5 * time.Millisecond, AllowAutoTopicCreation: true}
+	defer w.Close()
+	msgs := make([]kafka.Message, count)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Key: []byte(strconv.Itoa(i)), Value: bodies[i%len(bodies)]}
+		for _, h := range []string{"ce_specversion", "ce_type", "ce_source", "ce_subject", "ce_id", "content-type"} {
+			msgs[i].Headers = append(msgs[i].Headers, kafka.Header{Key: h, Value: []byte("x")})
+		}
+	}
+	// The topic exists once the first record is in; time the rest.
+	if err := w.WriteMessages(ctx, msgs[0]); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if err := w.WriteMessages(ctx, msgs[1:]...); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}

@@ -1,0 +1,126 @@
+package tasks
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/reten/reten-relay/relay"
+)
+
+// chunker commits a walk's plans one at a time in the background, so the walk goes on
+// while a chunk is encoded, routed and written; the index and the counters learn of a
+// chunk only once it is durable, on the walk's goroutine (wait).
+type chunker struct {
+	p      *Poller
+	ctx    context.Context
+	router relay.Router
+	start  time.Time
+	rep    *CycleReport
+	done   chan chunkResult // nil when no chunk is in flight
+}
+
+type chunkResult struct {
+	pl       *plan
+	events   []OutboxEvent
+	unrouted int
+	err      error
+}
+
+// submit waits for the chunk in flight, then starts writing pl.
+func (c *chunker) submit(pl *plan) error {
+	if err := c.wait(); err != nil {
+		return err
+	}
+	done := make(chan chunkResult, 1)
+	c.done = done
+	go func() {
+		events, unrouted, err := c.p.write(c.ctx, pl, c.router, c.start)
+		done <- chunkResult{pl: pl, events: events, unrouted: unrouted, err: err}
+	}()
+	return nil
+}
+
+// wait waits for the chunk in flight and applies it.
+func (c *chunker) wait() error {
+	if c.done == nil {
+		return nil
+	}
+	r := <-c.done
+	c.done = nil
+	if r.err != nil {
+		return r.err
+	}
+	c.p.applied(r.pl, r.events, r.unrouted, c.rep)
+	return nil
+}
+
+// write encodes, routes and commits a plan (nothing when it changes nothing).
+func (p *Poller) write(ctx context.Context, pl *plan, router relay.Router, start time.Time) ([]OutboxEvent, int, error) {
+	if len(pl.updates) == 0 && len(pl.drop) == 0 && pl.meta == p.meta {
+		return nil, 0, nil
+	}
+	pl.sortUpdates()
+	events, unrouted, err := p.buildEvents(ctx, pl, router, start.UTC().Truncate(time.Millisecond))
+	if err != nil {
+		return nil, 0, err
+	}
+	c := Commit{Entries: pl.updates, Drop: pl.drop, Events: events, Meta: pl.meta}
+	if err := p.cfg.Store.Commit(ctx, c); err != nil {
+		return nil, 0, fmt.Errorf("commit snapshot and outbox: %w", err)
+	}
+	return events, unrouted, nil
+}
+
+// applied makes a committed plan the new index and counts its events, then wakes the
+// background drainers.
+func (p *Poller) applied(pl *plan, events []OutboxEvent, unrouted int, rep *CycleReport) {
+	rep.Created, rep.Updated, rep.Deleted = rep.Created+pl.created, rep.Updated+pl.updated, rep.Deleted+pl.deleted
+	rep.Unrouted += unrouted
+	if m := p.cfg.Metrics; m != nil && unrouted > 0 {
+		m.Unrouted.Add(float64(unrouted))
+	}
+	p.idx.apply(pl)
+	p.meta = pl.meta
+	perSink := map[string]int{}
+	for _, ev := range events {
+		for _, t := range ev.Targets {
+			perSink[t.Sink]++
+		}
+	}
+	for _, d := range p.drains {
+		if n := perSink[d.name]; n > 0 {
+			d.mu.Lock()
+			if d.pending == 0 {
+				d.lastProgress = p.cfg.Now() // waiting starts now
+			}
+			d.pending += n
+			d.mu.Unlock()
+			if p.background.Load() {
+				d.wake()
+			}
+		}
+	}
+	p.setPending()
+}
+
+// compactor is a store that can give its free space back (relay/state.Store).
+type compactor interface {
+	CompactIfMostlyFree(ctx context.Context) (before, after int64, err error)
+}
+
+// compact shrinks the state file when it is mostly free pages, as after a first sync
+// whose events were all published.
+func (p *Poller) compact(ctx context.Context) {
+	c, ok := p.cfg.Store.(compactor)
+	if !ok {
+		return
+	}
+	before, after, err := c.CompactIfMostlyFree(ctx)
+	switch {
+	case err != nil:
+		p.log.Warn().Err(err).Msg("state file compaction failed")
+	case before > 0:
+		p.log.Info().Int64("bytes_before", before).Int64("bytes_after", after).Msg("state file compacted")
+	}
+}

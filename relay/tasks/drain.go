@@ -1,0 +1,222 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/reten/reten-relay/relay"
+	"github.com/reten/reten-relay/schema"
+)
+
+// Drain tuning.
+const (
+	// flightsInFlight is how many batches one sink may have unconfirmed at once.
+	flightsInFlight = 4
+	// ackGroup is how many confirmed messages are removed from the outbox in one
+	// transaction: fewer fsyncs, at the price of re-publishing (same ids) up to this many
+	// after a crash.
+	ackGroup = 4096
+)
+
+// sinkDrain is one sink's part of the outbox and what readiness knows about it. Each sink
+// drains on its own, so one broker's outage never delays or duplicates another's events.
+type sinkDrain struct {
+	name string
+	sink relay.Sink
+	run  sync.Mutex    // one drain at a time
+	kick chan struct{} // wakes the background drainer; capacity 1
+
+	mu           sync.Mutex
+	pending      int
+	lastProgress time.Time
+	lastErr      error
+}
+
+func (d *sinkDrain) status() (pending int, lastProgress time.Time, lastErr error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.pending, d.lastProgress, d.lastErr
+}
+
+func (d *sinkDrain) wake() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// flight is one batch being published.
+type flight struct {
+	qs    []Queued
+	start time.Time
+	done  chan error
+}
+
+// drainSink publishes sink d's queue, oldest first, several batches in flight, and
+// removes confirmed messages in large groups. A batch is sent while earlier ones wait for
+// their acks only when it holds no task of theirs, so each task's events keep their order.
+// It stops at the first failure: the failed batch and everything after it stay queued and
+// are published again (same bytes, same ids) by the next drain. It returns how many
+// messages the sink confirmed.
+func (p *Poller) drainSink(ctx context.Context, d *sinkDrain) (int, error) {
+	d.run.Lock()
+	defer d.run.Unlock()
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		queue     []*flight
+		after     *QueuePos
+		exhausted bool
+		toAck     []Queued
+		published int
+		busy      = map[string]int{} // task ids in flight
+	)
+	ack := func() error {
+		if len(toAck) == 0 {
+			return nil
+		}
+		pos := make([]QueuePos, len(toAck))
+		for i, q := range toAck {
+			pos[i] = q.Pos
+		}
+		// The sink confirmed: record that even when shutting down, or it is sent twice.
+		if err := p.cfg.Store.Ack(context.WithoutCancel(ctx), d.name, pos); err != nil {
+			return fmt.Errorf("remove %d published messages from the outbox of sink %s: %w", len(pos), d.name, err)
+		}
+		p.acked(d, toAck)
+		published += len(toAck)
+		toAck = toAck[:0]
+		return nil
+	}
+	fail := func(err error) (int, error) {
+		cancel()
+		for _, f := range queue {
+			<-f.done
+		}
+		return published, errors.Join(err, ack())
+	}
+	var next []Queued // read but not sent: it shares a task with a batch in flight
+	for {
+		for !exhausted && len(queue) < flightsInFlight {
+			if next == nil {
+				qs, err := p.cfg.Store.Outbox(ctx, d.name, after, p.cfg.PublishBatch)
+				if err != nil {
+					return fail(fmt.Errorf("read outbox of sink %s: %w", d.name, err))
+				}
+				if len(qs) == 0 {
+					exhausted = true
+					break
+				}
+				after, next = &qs[len(qs)-1].Pos, qs
+			}
+			if len(queue) > 0 && sharesTask(busy, next) {
+				break
+			}
+			queue = append(queue, p.send(pctx, d, next, busy))
+			next = nil
+		}
+		if len(queue) == 0 {
+			return published, ack()
+		}
+		f := queue[0]
+		queue = queue[1:]
+		err := <-f.done
+		for _, q := range f.qs {
+			if busy[q.Head.TaskID]--; busy[q.Head.TaskID] == 0 {
+				delete(busy, q.Head.TaskID)
+			}
+		}
+		if err != nil {
+			return fail(fmt.Errorf("publish %d messages to sink %s: %w", len(f.qs), d.name, err))
+		}
+		if m := p.cfg.Metrics; m != nil {
+			m.PublishSeconds.WithLabelValues(d.name).Observe(time.Since(f.start).Seconds())
+		}
+		if h := p.cfg.Hooks.AfterPublish; h != nil {
+			h()
+		}
+		toAck = append(toAck, f.qs...)
+		if len(toAck) >= ackGroup {
+			if err := ack(); err != nil {
+				return fail(err)
+			}
+		}
+	}
+}
+
+// send publishes one batch in the background.
+func (p *Poller) send(ctx context.Context, d *sinkDrain, qs []Queued, busy map[string]int) *flight {
+	msgs := make([]schema.Message, len(qs))
+	for i, q := range qs {
+		msgs[i] = messageOf(q)
+		busy[q.Head.TaskID]++
+	}
+	f := &flight{qs: qs, start: time.Now(), done: make(chan error, 1)}
+	go func() { f.done <- d.sink.Publish(ctx, msgs) }()
+	return f
+}
+
+func sharesTask(busy map[string]int, qs []Queued) bool {
+	for _, q := range qs {
+		if busy[q.Head.TaskID] > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// acked records confirmed messages in the sink's status and the metrics.
+func (p *Poller) acked(d *sinkDrain, qs []Queued) {
+	d.mu.Lock()
+	d.pending = max(d.pending-len(qs), 0)
+	d.lastProgress, d.lastErr = p.cfg.Now(), nil
+	d.mu.Unlock()
+	p.setPending()
+	if m := p.cfg.Metrics; m != nil {
+		for _, q := range qs {
+			m.Events.WithLabelValues(string(q.Head.Op), d.name).Inc()
+		}
+	}
+}
+
+// drainAll drains every sink at once and waits for all of them; one sink's failure does
+// not stop the others. It returns how many messages were confirmed.
+func (p *Poller) drainAll(ctx context.Context) (int, error) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	total := 0
+	for _, d := range p.drains {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := p.drainSink(ctx, d)
+			p.drained(d, err)
+			mu.Lock()
+			defer mu.Unlock()
+			total += n
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}()
+	}
+	wg.Wait()
+	return total, errors.Join(errs...)
+}
+
+// drained records the end of one drain of d for readiness.
+func (p *Poller) drained(d *sinkDrain, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err == nil {
+		d.lastErr = nil
+		if d.pending == 0 {
+			d.lastProgress = p.cfg.Now()
+		}
+		return
+	}
+	d.lastErr = err
+}

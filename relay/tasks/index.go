@@ -1,0 +1,75 @@
+package tasks
+
+// slot is the in-memory copy of one snapshot entry: 48 bytes and no pointers, so the
+// garbage collector never scans the slots of a million tasks.
+type slot struct {
+	raw, content, changeNo uint64
+	deletedAt              int64
+	seen                   uint32 // the last listing that contained the task
+	deleted, suspect       bool
+}
+
+func (s *slot) entry() Entry {
+	return Entry{RawHash: s.raw, Content: s.content, ChangeNo: s.changeNo, Deleted: s.deleted, Suspect: s.suspect, DeletedAt: s.deletedAt}
+}
+
+func (s *slot) set(e Entry) {
+	s.raw, s.content, s.changeNo = e.RawHash, e.Content, e.ChangeNo
+	s.deleted, s.suspect, s.deletedAt = e.Deleted, e.Suspect, e.DeletedAt
+}
+
+// index is the whole snapshot in memory: an unchanged task costs one hash and one lookup.
+type index struct {
+	ids   map[string]int32 // task id → slot
+	slots []slot
+	free  []int32 // slots of dropped tombstones, for reuse
+	live  int     // entries that are not tombstones
+	cycle uint32  // listings seen so far, for slot.seen
+}
+
+func newIndex() *index { return &index{ids: make(map[string]int32)} }
+
+// get returns the slot of id, or nil.
+func (ix *index) get(id string) *slot {
+	if i, ok := ix.ids[id]; ok {
+		return &ix.slots[i]
+	}
+	return nil
+}
+
+// put stores e under id, adding a slot when id is new, and keeps live counted.
+func (ix *index) put(id string, e Entry) *slot {
+	s := ix.get(id)
+	if s == nil {
+		var i int32
+		if n := len(ix.free); n > 0 {
+			i, ix.free = ix.free[n-1], ix.free[:n-1]
+		} else {
+			i = int32(len(ix.slots))
+			ix.slots = append(ix.slots, slot{})
+		}
+		ix.ids[id] = i
+		s = &ix.slots[i]
+		*s = slot{}
+	} else if !s.deleted {
+		ix.live--
+	}
+	s.set(e)
+	if !s.deleted {
+		ix.live++
+	}
+	return s
+}
+
+// drop forgets id (an expired tombstone).
+func (ix *index) drop(id string) {
+	i, ok := ix.ids[id]
+	if !ok {
+		return
+	}
+	if !ix.slots[i].deleted {
+		ix.live--
+	}
+	delete(ix.ids, id)
+	ix.free = append(ix.free, i)
+}

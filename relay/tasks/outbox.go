@@ -1,0 +1,97 @@
+package tasks
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/reten/reten-relay/relay"
+	"github.com/reten/reten-relay/schema"
+)
+
+// buildEvents encodes the plan's changes and routes them: each event goes into the outbox
+// with its messages already addressed (sink, destination, key), so the drain parses
+// nothing, and with a trimmed body for a sink that could not take the whole event. It
+// returns how many events matched no route; those are not stored.
+func (p *Poller) buildEvents(ctx context.Context, pl *plan, router relay.Router, at time.Time) ([]OutboxEvent, int, error) {
+	var ids []string
+	for _, c := range pl.changes {
+		if c.op != schema.OpCreated {
+			ids = append(ids, c.id)
+		}
+	}
+	var prev map[string][]byte
+	if len(ids) > 0 {
+		var err error
+		if prev, err = p.cfg.Store.LoadPublished(ctx, ids); err != nil {
+			return nil, 0, fmt.Errorf("load previous versions of %d tasks: %w", len(ids), err)
+		}
+	}
+	limits := p.sinkLimits()
+	out := make([]OutboxEvent, 0, len(pl.changes))
+	unrouted := 0
+	for _, c := range pl.changes {
+		var previous []byte
+		var changed []string
+		if c.op != schema.OpCreated {
+			previous = prev[c.id]
+		}
+		if c.op == schema.OpUpdated {
+			changed = changedFields(previous, c.raw)
+		}
+		id := eventID(p.cfg.Source, c.id, c.entry.ChangeNo, c.full)
+		ev := newEvent(p.cfg.Source, id, c.id, c.op, at, c.raw, previous, changed)
+		body, err := encodeEvent(ev)
+		if err != nil {
+			return nil, 0, err
+		}
+		targets := router.Route(ev)
+		if len(targets) == 0 {
+			unrouted++
+			continue
+		}
+		oe := OutboxEvent{Head: EventHead{TaskID: c.id, EventID: id, Op: c.op, Source: p.cfg.Source}, Body: body}
+		for _, t := range targets {
+			if _, ok := p.cfg.Sinks[t.Sink]; !ok {
+				return nil, 0, fmt.Errorf("%w: route %q names sink %q", ErrUnknownSink, t.Route, t.Sink)
+			}
+			qt := QueuedTarget{Route: t.Route, Sink: t.Sink, Destination: t.Destination, Key: t.Key}
+			if limit := limits[t.Sink]; limit > 0 && len(body)+headerRoom > limit {
+				if qt.Body, err = trimEvent(ev, len(body), limit-headerRoom); err != nil {
+					return nil, 0, err
+				}
+				p.log.Warn().Str("task_id", c.id).Str("event_id", id).Str("sink", t.Sink).
+					Int("size", len(body)).Int("limit", limit).Int("trimmed", len(qt.Body)).
+					Msg("event larger than the sink accepts: publishing it trimmed (data.truncated)")
+			}
+			oe.Targets = append(oe.Targets, qt)
+		}
+		out = append(out, oe)
+	}
+	return out, unrouted, nil
+}
+
+// sinkLimits asks each sink that can tell for its message size limit.
+func (p *Poller) sinkLimits() map[string]int {
+	m := make(map[string]int, len(p.cfg.Sinks))
+	for name, s := range p.cfg.Sinks {
+		if l, ok := s.(sizeLimited); ok {
+			m[name] = l.MaxMessageBytes()
+		}
+	}
+	return m
+}
+
+// messageOf rebuilds the message of a queued entry without parsing its body: the headers
+// come from the event's head, the address from the routing decision stored with it.
+func messageOf(q Queued) schema.Message {
+	ev := schema.Event{
+		SpecVersion: specVersion,
+		ID:          q.Head.EventID,
+		Source:      q.Head.Source,
+		Type:        schema.EventTypePrefix + string(q.Head.Op),
+		Subject:     q.Head.TaskID,
+	}
+	t := relay.Target{Route: q.Target.Route, Sink: q.Target.Sink, Destination: q.Target.Destination, Key: q.Target.Key}
+	return message(ev, q.Body, t)
+}
