@@ -328,4 +328,3 @@ func parsePartitionOffset(s string) (int, int64, error) {
 	}
 	return p, o, nil
 }
-
