@@ -79,6 +79,10 @@ type Received struct {
 // trying again is pointless.
 var ErrStaleDelivery = errors.New("delivery can no longer be settled")
 
+// HeaderDeadLetterReason is the header a dead letter adds to the original's: dlq_reason on
+// Kafka; the NATS sink spells it Dlq-Reason (design §5).
+const HeaderDeadLetterReason = "dlq_reason"
+
 // Dead-letter reasons (design §5).
 const (
 	ReasonInvalidMessage    = "invalid_message"

@@ -130,11 +130,20 @@ func (r *resultsE2E) buildFrom(yaml string) *app {
 }
 
 func (r *resultsE2E) subscribeDeadLetters(t *testing.T) {
-	record := func(body []byte) {
+	// record keeps a dead letter; headers are the broker's, which name the reason as the
+	// broker's convention says: Dlq-Reason on NATS, dlq_reason on Kafka, never both.
+	record := func(body []byte, headers map[string]string) {
 		var dl schema.DeadLetter
 		if err := json.Unmarshal(body, &dl); err != nil {
 			t.Errorf("undecodable dead letter: %v", err)
 			return
+		}
+		want, other := "Dlq-Reason", "dlq_reason"
+		if r.source == "kafka" {
+			want, other = other, want
+		}
+		if headers[want] != dl.Reason || headers[other] != "" {
+			t.Errorf("dead letter of reason %s has headers %v, want %s only", dl.Reason, headers, want)
 		}
 		r.mu.Lock()
 		r.dead = append(r.dead, dl)
@@ -149,7 +158,11 @@ func (r *resultsE2E) subscribeDeadLetters(t *testing.T) {
 				if err != nil {
 					return
 				}
-				record(m.Value)
+				h := map[string]string{}
+				for _, x := range m.Headers {
+					h[x.Key] = string(x.Value)
+				}
+				record(m.Value, h)
 			}
 		}()
 		t.Cleanup(func() { cancel(); _ = rd.Close() })
@@ -162,7 +175,13 @@ func (r *resultsE2E) subscribeDeadLetters(t *testing.T) {
 	t.Cleanup(nc.Close)
 	r.nc = nc
 	r.js, _ = jetstream.New(nc)
-	if _, err := nc.Subscribe("reten.dlq.results", func(m *nats.Msg) { record(m.Data) }); err != nil {
+	if _, err := nc.Subscribe("reten.dlq.results", func(m *nats.Msg) {
+		h := map[string]string{}
+		for k := range m.Header {
+			h[k] = m.Header.Get(k)
+		}
+		record(m.Data, h)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	_ = nc.Flush()

@@ -52,7 +52,8 @@ func (p *Pipeline) publishDeadLetter(work context.Context, it *item) error {
 	if headers == nil {
 		headers = map[string]string{}
 	}
-	headers["Dlq-Reason"], headers["dlq_reason"] = it.dl.reason, it.dl.reason
+	// One name here; the NATS sink spells it Dlq-Reason (see natssink.HeaderName).
+	headers[schema.HeaderDeadLetterReason] = it.dl.reason
 	dl := schema.DeadLetter{
 		Reason: it.dl.reason, Error: it.dl.errText, HTTPStatus: it.status, Response: it.response, Attempts: it.attempts,
 		Source: it.m.Origin, Headers: it.m.Headers,
