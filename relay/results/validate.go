@@ -30,8 +30,11 @@ type Rejection struct {
 // returns the decoded message, or why it is hopeless. Unknown fields are allowed: the relay
 // forwards the original bytes.
 func Validate(body []byte, types map[string]schema.ResultType, now time.Time) (*schema.ResultMessage, *Rejection) {
+	// A rejected message is returned as far as it decoded too, so that its activity id names
+	// the task in the outcome and the logs.
+	var msg *schema.ResultMessage
 	invalid := func(format string, a ...any) (*schema.ResultMessage, *Rejection) {
-		return nil, &Rejection{Reason: schema.ReasonInvalidMessage, Err: fmt.Sprintf(format, a...)}
+		return msg, &Rejection{Reason: schema.ReasonInvalidMessage, Err: fmt.Sprintf(format, a...)}
 	}
 	switch {
 	case len(body) > MaxMessageBytes:
@@ -50,9 +53,9 @@ func Validate(body []byte, types map[string]schema.ResultType, now time.Time) (*
 		return invalid("message must be a JSON object, got %s", jsonKind(body))
 	}
 	f := fields{m: top}
-	msg := &schema.ResultMessage{
-		ActivityID:         f.str("activity_id", false),
-		ProviderActivityID: f.str("provider_activity_id", false),
+	msg = &schema.ResultMessage{
+		ActivityID:         f.given("activity_id"),
+		ProviderActivityID: f.given("provider_activity_id"),
 		CommerceExternalID: f.str("commerce_external_id", true),
 		OccurredAt:         f.str("occurred_at", true),
 		Status:             f.str("status", true),
@@ -66,9 +69,9 @@ func Validate(body []byte, types map[string]schema.ResultType, now time.Time) (*
 		msg.TaskResult = schema.TaskResult{
 			Result:             tr.str("result", true),
 			Comment:            tr.str("comment", false),
-			ContactType:        tr.str("contact_type", false),
+			ContactType:        tr.given("contact_type"),
 			OperatorExternalID: tr.str("operator_external_id", false),
-			FutureScheduledAt:  tr.str("future_scheduled_at", false),
+			FutureScheduledAt:  tr.given("future_scheduled_at"),
 			Payload:            tr.object("payload", false),
 		}
 	}
@@ -103,7 +106,7 @@ func Validate(body []byte, types map[string]schema.ResultType, now time.Time) (*
 	}
 	rt, ok := types[msg.TaskResult.Result]
 	if !ok {
-		return nil, &Rejection{Reason: schema.ReasonUnknownResultType,
+		return msg, &Rejection{Reason: schema.ReasonUnknownResultType,
 			Err: fmt.Sprintf("task_result.result %q is not a result type of this tenant (known: %s)", msg.TaskResult.Result, typeCodes(types))}
 	}
 	if rt.RequiresFutureScheduledAt {
@@ -146,6 +149,16 @@ func (f *fields) str(k string, required bool) string {
 	}
 	if required && strings.TrimSpace(s) == "" {
 		f.problems = append(f.problems, f.prefix+k+" must not be empty")
+	}
+	return s
+}
+
+// given is an optional string that, when given (not absent, not null), must not be blank: an
+// empty id, contact type or date is a mistake, not a way to leave the field out.
+func (f *fields) given(k string) string {
+	s := f.str(k, false)
+	if f.has(k) && strings.TrimSpace(s) == "" && !slices.ContainsFunc(f.problems, func(p string) bool { return strings.HasPrefix(p, f.prefix+k+" ") }) {
+		f.problems = append(f.problems, f.prefix+k+" must not be empty when given (leave it out, or null)")
 	}
 	return s
 }
