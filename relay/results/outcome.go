@@ -81,12 +81,12 @@ func (e *engine) retryLater(it *item, err error) {
 		if e.lim.limit == 1 {
 			pause := e.p.probeWait(max(1, e.lim.probeFails))
 			e.closeGate(now.Add(pause))
-			e.p.log.Warn().Err(err).Dur("next_probe_in", pause).Msg("reten fails for many activities; one POST at a time probes it")
+			e.p.log.Warn().Err(err).Stringer("next_probe_in", pause).Msg("reten fails for many activities; one POST at a time probes it")
 		} else {
 			e.p.log.Warn().Err(err).Int("in_flight_limit", e.lim.limit).Msg("reten fails for many activities; fewer POSTs in flight")
 		}
 	}
-	e.p.log.Debug().Err(err).Int("attempt", it.attempts).Dur("retry_in", wait).Str("task_id", taskID(it.msg)).Msg("submitting a result failed; retrying")
+	e.p.log.Debug().Err(err).Int("attempt", it.attempts).Stringer("retry_in", wait).Str("task_id", taskID(it.msg)).Msg("submitting a result failed; retrying")
 	if wait > e.p.cfg.LongWait {
 		e.toBroker(it, wait)
 		return
@@ -140,7 +140,7 @@ func (e *engine) onSettled(s settledItem) {
 		it.dl.fails++
 		wait := e.p.backoffWait(it.dl.fails, false)
 		if it.dl.fails == 1 {
-			e.p.log.Error().Err(s.dlErr).Str("reason", it.dl.reason).Dur("retry_in", wait).Msg("publishing a dead letter failed; retrying, the message stays unacked")
+			e.p.log.Error().Err(s.dlErr).Str("reason", it.dl.reason).Stringer("retry_in", wait).Msg("publishing a dead letter failed; retrying, the message stays unacked")
 		}
 		if e.draining {
 			e.giveBackKey(it)

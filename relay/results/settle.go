@@ -35,7 +35,7 @@ func (p *Pipeline) ackWithRetry(work context.Context, it *item) {
 			p.log.Warn().Err(err).Str("task_id", taskID(it.msg)).Msg("ack failed; the message will be delivered again and end as already recorded")
 			return
 		}
-		p.log.Debug().Err(err).Dur("retry_in", wait).Msg("ack failed; retrying")
+		p.log.Debug().Err(err).Stringer("retry_in", wait).Msg("ack failed; retrying")
 		if sleep(work, wait) != nil {
 			continue // one last try right away, then give up above
 		}
