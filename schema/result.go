@@ -2,7 +2,9 @@ package schema
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"time"
 )
 
@@ -66,7 +68,20 @@ type Received struct {
 	Retry func(ctx context.Context, delay time.Duration) error
 	// InProgress tells the broker the message is still being worked on. May be nil.
 	InProgress func(ctx context.Context) error
+	// AckWait is how long the broker waits for a settle or an InProgress before it delivers
+	// the message again; 0 means it never does (Kafka: an unsettled offset is simply not
+	// committed).
+	AckWait time.Duration
 }
+
+// ErrStaleDelivery is wrapped by a source's Ack or Retry when settling this delivery can
+// never succeed (it was settled already, or its partition went to another consumer):
+// trying again is pointless.
+var ErrStaleDelivery = errors.New("delivery can no longer be settled")
+
+// HeaderDeadLetterReason is the header a dead letter adds to the original's: dlq_reason on
+// Kafka; the NATS sink spells it Dlq-Reason (design §5).
+const HeaderDeadLetterReason = "dlq_reason"
 
 // Dead-letter reasons (design §5).
 const (
@@ -88,8 +103,37 @@ type DeadLetter struct {
 	LastAttemptAt  *time.Time        `json:"last_attempt_at,omitempty"`
 	Source         Origin            `json:"source"`
 	Headers        map[string]string `json:"headers,omitempty"`
-	// Message is the original message: its JSON when it was valid JSON, else a JSON string.
+	// Message is the original message: its JSON when it was valid UTF-8 JSON, else a JSON
+	// string of it (base64 when it was not UTF-8 text, see MessageEncoding).
 	Message json.RawMessage `json:"message"`
+	// MessageEncoding is "base64" when Message is the base64 of the original bytes (they
+	// were not UTF-8 text); empty otherwise.
+	MessageEncoding string `json:"message_encoding,omitempty"`
+	// MessageTruncated is true when the original was cut to fit the broker's size limit:
+	// Message then holds only its first part, and MessageBytes its full size.
+	MessageTruncated bool `json:"message_truncated,omitempty"`
+	// MessageBytes is the size of the original message in bytes.
+	MessageBytes int `json:"message_bytes,omitempty"`
+}
+
+// ErrTruncatedOriginal is returned by DeadLetter.Original when the dead letter holds only
+// part of the original message.
+var ErrTruncatedOriginal = errors.New("the dead letter holds a truncated original")
+
+// Original returns the original message bytes, decoding base64 when the dead letter says
+// so. A truncated original cannot be restored: it returns ErrTruncatedOriginal.
+func (d DeadLetter) Original() ([]byte, error) {
+	if d.MessageTruncated {
+		return nil, ErrTruncatedOriginal
+	}
+	var s string
+	if json.Unmarshal(d.Message, &s) != nil {
+		return []byte(d.Message), nil // the original was JSON and is embedded as it was
+	}
+	if d.MessageEncoding == "base64" {
+		return base64.StdEncoding.DecodeString(s)
+	}
+	return []byte(s), nil
 }
 
 // Outcome types.

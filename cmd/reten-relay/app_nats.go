@@ -230,7 +230,7 @@ func (a *app) ensureStreams(ctx context.Context, needs []natsstreams.Need, limit
 func (a *app) startupWait(ctx context.Context, component string, attempt int, err error) error {
 	wait := startupBackoff(attempt)
 	a.health.Set(component, false, err.Error())
-	a.log.Warn().Err(err).Str("component", component).Int("attempt", attempt).Dur("retry_in", wait).
+	a.log.Warn().Err(err).Str("component", component).Int("attempt", attempt).Stringer("retry_in", wait).
 		Msg(component + ": not available yet, retrying")
 	t := time.NewTimer(wait)
 	defer t.Stop()

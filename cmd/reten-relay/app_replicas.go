@@ -61,7 +61,7 @@ func (a *app) buildReplicas(ctx context.Context, cfg *config.Config, pcfg tasks.
 	a.health.Set(tasks.HealthComponent, true, "")
 	a.health.SetInfo("replica", r.name)
 	a.metrics.LeaseHolder.WithLabelValues(r.name).Set(0)
-	a.log.Info().Str("replica", r.name).Str("bucket", st.Bucket()).Dur("lease_ttl", tc.LeaseTTL).
+	a.log.Info().Str("replica", r.name).Str("bucket", st.Bucket()).Stringer("lease_ttl", tc.LeaseTTL).
 		Msg("tasks: state in a JetStream KV bucket; polling whenever this replica holds the lease")
 	return nil
 }

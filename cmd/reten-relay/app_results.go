@@ -19,18 +19,25 @@ func (a *app) buildResults(ctx context.Context, cfg *config.Config, opts appOpti
 	var (
 		source relay.ResultSource
 		out    relay.Sink
+		// The broker's cap on unsettled messages is also the pipeline's cap on what it
+		// holds: room for every worker plus retries waiting and a queue to take from.
+		maxPending = max(1024, 8*rc.Concurrency)
+		// A dead letter must fit what the broker takes (Kafka's default message.max.bytes
+		// is about 1 MB).
+		dlMaxBytes = 1_000_000
 	)
 	switch rc.Source {
 	case config.SinkNATS:
 		// buildNATS has ensured the input, dead-letter and outcome streams already.
 		src, err := natsresults.New(ctx, a.nats.Conn(), natsresults.Config{
 			Stream: rc.Stream, Subjects: []string{rc.Subject}, StreamLimits: streamLimits(cfg), Durable: rc.Durable, AckWait: rc.AckWait,
-			MaxAckPending: max(256, rc.Concurrency*4), Logger: log,
+			MaxAckPending: maxPending, FetchBatch: min(256, max(16, 2*rc.Concurrency)), Logger: log,
 		})
 		if err != nil {
 			return fmt.Errorf("results: %w", err)
 		}
 		source, out = src, a.nats
+		dlMaxBytes = int(a.nats.Conn().MaxPayload())
 	case config.SinkKafka:
 		src, err := kafkaresults.New(ctx, kafkaresults.Config{
 			Brokers: cfg.Kafka.Brokers, Topic: rc.Topic, Group: rc.Group, Logger: log,
@@ -50,6 +57,8 @@ func (a *app) buildResults(ctx context.Context, cfg *config.Config, opts appOpti
 		DeadLetters:           out,
 		DeadLetterDestination: rc.DeadLetter,
 		Concurrency:           rc.Concurrency,
+		MaxBuffered:           maxPending,
+		DeadLetterMaxBytes:    dlMaxBytes,
 		Backoff:               results.Backoff{Initial: rc.Backoff.Initial, Max: rc.Backoff.Max, MaxElapsed: rc.Backoff.MaxElapsed},
 		OnConflict:            rc.OnConflict,
 		AuthProbeInterval:     rc.AuthProbeInterval,

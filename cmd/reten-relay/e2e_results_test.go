@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -127,11 +130,20 @@ func (r *resultsE2E) buildFrom(yaml string) *app {
 }
 
 func (r *resultsE2E) subscribeDeadLetters(t *testing.T) {
-	record := func(body []byte) {
+	// record keeps a dead letter; headers are the broker's, which name the reason as the
+	// broker's convention says: Dlq-Reason on NATS, dlq_reason on Kafka, never both.
+	record := func(body []byte, headers map[string]string) {
 		var dl schema.DeadLetter
 		if err := json.Unmarshal(body, &dl); err != nil {
 			t.Errorf("undecodable dead letter: %v", err)
 			return
+		}
+		want, other := "Dlq-Reason", "dlq_reason"
+		if r.source == "kafka" {
+			want, other = other, want
+		}
+		if headers[want] != dl.Reason || headers[other] != "" {
+			t.Errorf("dead letter of reason %s has headers %v, want %s only", dl.Reason, headers, want)
 		}
 		r.mu.Lock()
 		r.dead = append(r.dead, dl)
@@ -146,7 +158,11 @@ func (r *resultsE2E) subscribeDeadLetters(t *testing.T) {
 				if err != nil {
 					return
 				}
-				record(m.Value)
+				h := map[string]string{}
+				for _, x := range m.Headers {
+					h[x.Key] = string(x.Value)
+				}
+				record(m.Value, h)
 			}
 		}()
 		t.Cleanup(func() { cancel(); _ = rd.Close() })
@@ -159,7 +175,13 @@ func (r *resultsE2E) subscribeDeadLetters(t *testing.T) {
 	t.Cleanup(nc.Close)
 	r.nc = nc
 	r.js, _ = jetstream.New(nc)
-	if _, err := nc.Subscribe("reten.dlq.results", func(m *nats.Msg) { record(m.Data) }); err != nil {
+	if _, err := nc.Subscribe("reten.dlq.results", func(m *nats.Msg) {
+		h := map[string]string{}
+		for k := range m.Header {
+			h[k] = m.Header.Get(k)
+		}
+		record(m.Data, h)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	_ = nc.Flush()
@@ -365,4 +387,88 @@ func get(url string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// peakRSS is this process's peak resident set size in MiB (VmHWM), or 0 when unknown.
+func peakRSS() int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+			kb, _ := strconv.Atoi(f[1])
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func TestE2E_Results_OversizedResultsAreDeadLetteredTrimmedAndTheRestDelivered(t *testing.T) {
+	const size = 1_048_376 // just under NATS's default max_payload of 1 MiB
+	big := 300
+	if raceDetector {
+		big = 30 // 300 MB through an instrumented NATS server takes minutes; run without -race for all 300
+	}
+	r := startResults(t, "nats", "2s", retensim.WithTasks(20))
+	tasks := r.sim.Tasks()
+	pad := func(i int) []byte {
+		head := fmt.Sprintf(`{"activity_id":"big-%03d","commerce_external_id":"C","occurred_at":"2026-04-11T10:30:00Z","status":"EFFECTIVE","task_result":{"result":"SALE_COMPLETED","comment":"`, i)
+		tail := `"}}`
+		return []byte(head + strings.Repeat("x", size-len(head)-len(tail)) + tail)
+	}
+	for i := range big { // one at a time: 300 MB is more than a publish burst should hold
+		r.produce(t, pad(i))
+	}
+	var valid [][]byte
+	for _, task := range tasks {
+		valid = append(valid, resultBody(task))
+	}
+	r.produce(t, valid...)
+	relaytest.WaitFor(t, 2*time.Minute, "every valid result delivered", func() bool { return delivered(r.sim, tasks) })
+	relaytest.WaitFor(t, 2*time.Minute, "every oversized result dead-lettered", func() bool { return len(r.deadLetters()) == big })
+	for _, dl := range r.deadLetters() {
+		if dl.Reason != schema.ReasonInvalidMessage || !dl.MessageTruncated || dl.MessageBytes != size || len(dl.Message) == 0 {
+			t.Fatalf("dead letter reason %q truncated %v bytes %d", dl.Reason, dl.MessageTruncated, dl.MessageBytes)
+		}
+		if _, err := dl.Original(); !errors.Is(err, schema.ErrTruncatedOriginal) {
+			t.Fatalf("Original() of a truncated dead letter = %v", err)
+		}
+	}
+	ci, err := r.js.Consumer(context.Background(), "RETEN_RESULTS", "reten-relay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	relaytest.WaitFor(t, e2eWait, "nothing left unacked", func() bool {
+		info, err := ci.Info(context.Background())
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+	})
+	t.Logf("%d results of %d bytes dead-lettered (trimmed), %d valid delivered; peak RSS of the test process (NATS, simulator and relay): %d MiB",
+		big, size, len(tasks), peakRSS())
+}
+
+func TestE2E_Results_ResultsWaitingBehindTheirActivityAreNotRedeliveredPastTheAckWait(t *testing.T) {
+	r := startResults(t, "nats", "2s", retensim.WithTasks(1))
+	r.sim.SetLatency(600 * time.Millisecond)
+	task := r.sim.Tasks()[0]
+	const n = 10 // one activity: the last waits ~6s, three times the ack wait of 2s
+	var bodies [][]byte
+	for range n {
+		bodies = append(bodies, resultBody(task))
+	}
+	r.produce(t, bodies...)
+	ci, err := r.js.Consumer(context.Background(), "RETEN_RESULTS", "reten-relay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	relaytest.WaitFor(t, e2eWait, "every result settled", func() bool {
+		info, err := ci.Info(context.Background())
+		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+	})
+	// The consumer's delivery sequence counts every delivery, redeliveries included.
+	info, _ := ci.Info(context.Background())
+	if info.Delivered.Consumer != n || r.sim.Requests(retensim.EndpointSubmit) != n {
+		t.Fatalf("%d deliveries, %d POSTs for %d results; want one of each per result",
+			info.Delivered.Consumer, r.sim.Requests(retensim.EndpointSubmit), n)
+	}
 }

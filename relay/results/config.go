@@ -4,11 +4,27 @@
 // has it (2xx, or 409: already recorded), or it is provably hopeless and a dead letter
 // with the reason was confirmed by the broker (design §6).
 //
-// Failure classes: transient answers (408, 425, 429, 5xx, timeouts) are retried with
-// exponential backoff and jitter, never sooner than Retry-After, and a 429 slows every
-// worker; waits longer than Config.LongWait go back to the broker. Auth failures (401, 403)
-// pause the whole pipeline — nothing is acked, dead-lettered or nacked in a loop because of
-// them — and one probe every AuthProbeInterval finds out when the key works again.
+// The delivery engine (design §10) is one event loop that owns all bookkeeping, a pool of
+// Concurrency workers that only POST, and short-lived goroutines that settle:
+//
+//   - Key-ordered dynamic dispatch: any free worker takes the next message whose activity
+//     has nothing in flight; later messages of a busy activity wait in its own queue, in
+//     order. An activity has an entry only while it has work. MaxBuffered (and
+//     MaxBufferedBytes) bound what is held, and are the only back-pressure on receiving.
+//   - A retry holds no worker: a transient failure parks the message in a timer heap (its
+//     activity stays busy); waits past LongWait go back to the broker. The backoff step
+//     continues across redeliveries (from what this process remembers, else from the
+//     delivery count). Held messages get InProgress well before their ack deadline.
+//   - Back off from Reten, not from work: a 429 / Retry-After closes a gate for every
+//     worker; when failures span many activities (Reten down or overloaded) the number
+//     of POSTs in flight halves (down to one probe, paced by the backoff) and grows again
+//     with every success. While failures stay isolated (most POSTs succeed), a failed
+//     message waits a twentieth of the configured backoff, so it costs one quick retry and
+//     nothing else; while most POSTs fail it waits the full backoff.
+//
+// Auth failures (401, 403) pause the whole pipeline — nothing is acked, dead-lettered or
+// nacked in a loop because of them — and one probe every AuthProbeInterval finds out when
+// the key works again.
 package results
 
 import (
@@ -40,8 +56,8 @@ type Backoff struct {
 	Initial time.Duration
 	// Max caps one wait. Default: 1m.
 	Max time.Duration
-	// MaxElapsed is how long a message may keep failing, counted from its first delivery,
-	// before it is dead-lettered with retries_exhausted. Default: 24h.
+	// MaxElapsed is how long a message may keep failing, counted from its first POST (in
+	// this process), before it is dead-lettered with retries_exhausted. Default: 24h.
 	MaxElapsed time.Duration
 }
 
@@ -69,14 +85,24 @@ type Config struct {
 	// OutcomeDestination (best effort: published after the ack, at most once).
 	Outcomes           relay.Sink
 	OutcomeDestination string
-	// Concurrency is how many messages are submitted at once. Default: 8.
+	// Concurrency is how many messages are submitted at once, at most. Default: 8.
 	Concurrency int
+	// MaxBuffered caps the messages the pipeline holds at once (waiting behind their
+	// activity, waiting for a retry, in flight or being settled): the only back-pressure on
+	// receiving. Set it near the broker's MaxAckPending. Default: max(256, 8×Concurrency).
+	MaxBuffered int
+	// MaxBufferedBytes caps the bytes of the messages held. Default: 64 MiB.
+	MaxBufferedBytes int
+	// DeadLetterMaxBytes is the largest dead letter (body plus headers) the broker takes;
+	// a dead letter that would be larger carries a trimmed original and says so.
+	// Default: 1 MiB, NATS's default max_payload.
+	DeadLetterMaxBytes int
 	// Backoff shapes retries of transient failures.
 	Backoff Backoff
 	// RetryAfterCap bounds how long a Retry-After is honoured. Default: 5m.
 	RetryAfterCap time.Duration
-	// LongWait: a wait longer than this goes back to the broker (redelivery after the wait)
-	// instead of holding a worker. Default: 5s.
+	// LongWait: a retry wait longer than this goes back to the broker (redelivery after the
+	// wait) instead of waiting in memory. Default: 5s.
 	LongWait time.Duration
 	// OnConflict is what a 409 does: "ack" (already recorded) or "dead_letter". Default: ack.
 	OnConflict string
@@ -98,6 +124,15 @@ type Config struct {
 func (c *Config) defaults() {
 	if c.Concurrency <= 0 {
 		c.Concurrency = 8
+	}
+	if c.MaxBuffered <= 0 {
+		c.MaxBuffered = max(256, 8*c.Concurrency)
+	}
+	if c.MaxBufferedBytes <= 0 {
+		c.MaxBufferedBytes = 64 << 20
+	}
+	if c.DeadLetterMaxBytes <= 0 {
+		c.DeadLetterMaxBytes = 1 << 20
 	}
 	if c.Backoff.Initial <= 0 {
 		c.Backoff.Initial = 500 * time.Millisecond

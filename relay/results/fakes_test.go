@@ -15,55 +15,152 @@ import (
 	"github.com/reten/reten-relay/schema"
 )
 
-// settlement is what happened to one message.
+// settlement is what happened to one message (by its sequence, over all deliveries).
 type settlement struct {
-	acked   bool
-	retried bool
-	delay   time.Duration
+	acked      bool
+	acks       int
+	retried    bool
+	retries    int
+	delay      time.Duration
+	deliveries int
+	expired    int // deliveries whose ack wait ran out: the broker delivered them again
+	inProgress int
 }
 
-// fakeSource delivers scripted messages and records how each was settled.
+// fakeSource delivers scripted messages and records how each was settled. Like a broker,
+// it delivers again what it is given back (after the delay) and what is not settled
+// within ackWait (when set), with the delivery count increased.
 type fakeSource struct {
-	ch chan schema.Received
-	mu sync.Mutex
-	by map[uint64]*settlement
-	n  uint64
+	ch      chan schema.Received
+	ackWait time.Duration
+	// stored is every message's FirstDelivered (when it entered the broker).
+	stored time.Time
+	// failAcks makes that many Ack calls fail, like acks sent while NATS reconnects.
+	failAcks int
+	mu       sync.Mutex
+	by       map[uint64]*settlement
+	bodies   map[uint64]string
+	n        uint64
 }
 
 func newFakeSource() *fakeSource {
-	return &fakeSource{ch: make(chan schema.Received, 1000), by: map[uint64]*settlement{}}
+	return &fakeSource{ch: make(chan schema.Received, 100_000), by: map[uint64]*settlement{}, bodies: map[uint64]string{}}
 }
 
 func (s *fakeSource) put(body string) uint64 {
 	s.mu.Lock()
 	s.n++
 	seq := s.n
-	st := &settlement{}
-	s.by[seq] = st
+	s.by[seq] = &settlement{}
+	s.bodies[seq] = body
 	s.mu.Unlock()
+	s.deliver(seq)
+	return seq
+}
+
+// deliver hands out one delivery of seq with its own settle funcs.
+func (s *fakeSource) deliver(seq uint64) {
+	s.mu.Lock()
+	st := s.by[seq]
+	st.deliveries++
+	n := st.deliveries
+	body := s.bodies[seq]
+	s.mu.Unlock()
+	var (
+		mu       sync.Mutex
+		settled  bool
+		deadline *time.Timer
+	)
+	claim := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if settled {
+			return false
+		}
+		settled = true
+		if deadline != nil {
+			deadline.Stop()
+		}
+		return true
+	}
+	if s.ackWait > 0 {
+		mu.Lock()
+		deadline = time.AfterFunc(s.ackWait, func() {
+			if claim() {
+				s.mu.Lock()
+				st.expired++
+				s.mu.Unlock()
+				s.deliver(seq)
+			}
+		})
+		mu.Unlock()
+	}
 	s.ch <- schema.Received{
-		Body: []byte(body), Origin: schema.Origin{Subject: "reten.results.x", Sequence: seq}, Deliveries: 1,
-		Headers: map[string]string{"h": "v"},
+		Body: []byte(body), Origin: schema.Origin{Subject: "reten.results.x", Sequence: seq}, Deliveries: n,
+		Headers: map[string]string{"h": "v"}, AckWait: s.ackWait, FirstDelivered: s.stored,
 		Ack: func(context.Context) error {
+			s.mu.Lock()
+			fail := s.failAcks > 0
+			if fail {
+				s.failAcks--
+			}
+			s.mu.Unlock()
+			if fail {
+				return errors.New("nats: connection reconnecting")
+			}
+			if !claim() {
+				return schema.ErrStaleDelivery
+			}
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			st.acked = true
+			st.acks++
 			return nil
 		},
 		Retry: func(_ context.Context, d time.Duration) error {
+			if !claim() {
+				return schema.ErrStaleDelivery
+			}
 			s.mu.Lock()
-			defer s.mu.Unlock()
 			st.retried, st.delay = true, d
+			st.retries++
+			s.mu.Unlock()
+			time.AfterFunc(d, func() { s.deliver(seq) })
+			return nil
+		},
+		InProgress: func(context.Context) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if settled {
+				return schema.ErrStaleDelivery
+			}
+			if deadline != nil {
+				deadline.Reset(s.ackWait)
+			}
+			s.mu.Lock()
+			st.inProgress++
+			s.mu.Unlock()
 			return nil
 		},
 	}
-	return seq
 }
 
 func (s *fakeSource) get(seq uint64) settlement {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return *s.by[seq]
+}
+
+// allAcked reports whether every message put was acked.
+func (s *fakeSource) allAcked() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range s.by {
+		if !st.acked {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *fakeSource) Receive(ctx context.Context) (schema.Received, error) {
@@ -151,14 +248,16 @@ func (f *fakeSubmitter) ListResultTypes(context.Context) ([]schema.ResultType, e
 
 // fakeSink records published messages, or fails while failing is set.
 type fakeSink struct {
-	mu      sync.Mutex
-	msgs    []schema.Message
-	failing bool
+	mu       sync.Mutex
+	msgs     []schema.Message
+	failing  bool
+	attempts int
 }
 
 func (s *fakeSink) Publish(_ context.Context, msgs []schema.Message) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.attempts++
 	if s.failing {
 		return errors.New("broker down")
 	}

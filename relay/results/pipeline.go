@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,11 +17,6 @@ import (
 // shutdownGrace is how long in-flight POSTs may run on after Run's ctx is done.
 const shutdownGrace = 10 * time.Second
 
-// queueDepth is how many messages wait for each worker. Messages are spread over workers
-// by activity, so a worker stuck on a slow request would stall the receive loop (and with
-// it every other worker) as soon as its queue is full: a deeper queue keeps the others busy.
-const queueDepth = 32
-
 // unknownTypeRefreshEvery limits re-reading the result types on a miss.
 const unknownTypeRefreshEvery = 30 * time.Second
 
@@ -34,12 +28,6 @@ type Pipeline struct {
 	types       atomic.Pointer[map[string]schema.ResultType]
 	typesMu     sync.Mutex
 	typesLoaded time.Time
-
-	rate rateGate
-	auth authGate
-
-	deferMu  sync.Mutex
-	deferred map[string]time.Time // ordering key → until when its messages go back
 }
 
 // New checks cfg, applies defaults and returns a pipeline; Run starts it.
@@ -48,7 +36,7 @@ func New(cfg Config) (*Pipeline, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	p := &Pipeline{cfg: cfg, log: cfg.Logger, deferred: map[string]time.Time{}}
+	p := &Pipeline{cfg: cfg, log: cfg.Logger}
 	if cfg.Health != nil {
 		cfg.Health.Register(HealthComponent, "loading the tenant's result types")
 	}
@@ -56,8 +44,8 @@ func New(cfg Config) (*Pipeline, error) {
 }
 
 // Run receives and settles messages until ctx is done, then stops receiving, lets
-// in-flight submissions finish (for up to 10s) and gives unstarted messages back to the
-// broker. It returns nil on a clean shutdown.
+// in-flight submissions finish (for up to 10s) and gives every other message it holds back
+// to the broker. It returns nil on a clean shutdown.
 func (p *Pipeline) Run(ctx context.Context) error {
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
@@ -72,64 +60,72 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return nil // ctx ended while waiting for Reten
 	}
 	go p.refreshTypesEvery(ctx)
-
-	queues := make([]chan schema.Received, p.cfg.Concurrency)
-	var wg sync.WaitGroup
-	for i := range queues {
-		queues[i] = make(chan schema.Received, queueDepth)
-		wg.Add(1)
-		go func(q chan schema.Received) {
-			defer wg.Done()
-			for m := range q {
-				if ctx.Err() != nil {
-					p.giveBack(work, m, 0)
-					continue
-				}
-				p.handle(ctx, work, m)
-			}
-		}(queues[i])
-	}
-	p.receive(ctx, work, queues)
-	for _, q := range queues {
-		close(q)
-	}
-	wg.Wait()
+	newEngine(p, ctx, work).run()
 	return nil
 }
 
-// receive reads messages and hands each to the worker of its ordering key, so results of
-// one activity are handled one at a time, in order. It stops reading while the key is
-// rejected.
-func (p *Pipeline) receive(ctx, work context.Context, queues []chan schema.Received) {
+// receive reads messages while the engine has room for them: it takes a token from room
+// before each Receive, so nothing waits outside the engine with its ack deadline running.
+// Every token comes back on in, with a message or nil.
+func (p *Pipeline) receive(stop context.Context, room <-chan struct{}, in chan<- *item) {
+	defer close(in)
 	var lastErr string
-	for ctx.Err() == nil {
-		if err := p.auth.waitResumed(ctx); err != nil {
+	for {
+		select {
+		case <-room:
+		case <-stop.Done():
 			return
 		}
-		m, err := p.cfg.Source.Receive(ctx)
+		m, err := p.cfg.Source.Receive(stop)
 		if err != nil {
-			if ctx.Err() != nil {
+			in <- nil
+			if stop.Err() != nil {
 				return
 			}
 			if err.Error() != lastErr {
 				p.log.Warn().Err(err).Msg("receiving result messages failed; retrying")
 				lastErr = err.Error()
 			}
-			_ = sleep(ctx, time.Second)
+			if sleep(stop, time.Second) != nil {
+				return
+			}
 			continue
 		}
 		lastErr = ""
-		q := queues[queueIndex(orderingKey(m), len(queues))]
-		select {
-		case q <- m:
-		case <-ctx.Done():
-			p.giveBack(work, m, 0)
-			return
-		}
+		in <- p.newItem(m)
 	}
 }
 
-// orderingKey is what results must not overtake each other on: the activity.
+// newItem validates a message and finds its ordering key, off the engine's loop.
+func (p *Pipeline) newItem(m schema.Received) *item {
+	it := &item{m: m, received: p.cfg.Now()}
+	it.msg, it.rej = Validate(m.Body, *p.types.Load(), p.cfg.Now())
+	switch {
+	case it.rej == nil:
+		it.key = keyOf(it.msg, m)
+	case it.rej.Reason == schema.ReasonUnknownResultType:
+		// The tenant may just have added the type: the worker re-reads the types first.
+		it.key, it.revalidate, it.rej = orderingKey(m), true, nil
+	case len(m.Body) > MaxMessageBytes:
+		it.key = "k:" + m.Key // not worth parsing: it goes to the dead letters as it is
+	default:
+		it.key = orderingKey(m)
+	}
+	return it
+}
+
+// keyOf is the ordering key of a valid message: its activity.
+func keyOf(msg *schema.ResultMessage, m schema.Received) string {
+	switch {
+	case msg.ActivityID != "":
+		return "a:" + msg.ActivityID
+	case msg.ProviderActivityID != "":
+		return "p:" + msg.ProviderActivityID
+	}
+	return "k:" + m.Key
+}
+
+// orderingKey finds the activity of a message that failed validation, as far as it can.
 func orderingKey(m schema.Received) string {
 	var ids struct {
 		ActivityID         any `json:"activity_id"`
@@ -146,12 +142,6 @@ func orderingKey(m schema.Received) string {
 	return "k:" + m.Key
 }
 
-func queueIndex(key string, n int) int {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(key))
-	return int(h.Sum32() % uint32(n))
-}
-
 // taskID names the activity of a message for outcomes and logs.
 func taskID(msg *schema.ResultMessage) string {
 	if msg == nil {
@@ -161,37 +151,6 @@ func taskID(msg *schema.ResultMessage) string {
 		return msg.ActivityID
 	}
 	return msg.ProviderActivityID
-}
-
-// giveBack returns a message to the broker, to be delivered again after delay.
-func (p *Pipeline) giveBack(ctx context.Context, m schema.Received, delay time.Duration) {
-	if m.Retry == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if err := m.Retry(ctx, delay); err != nil {
-		p.log.Warn().Err(err).Msg("giving a result message back to the broker failed; it is redelivered after its ack wait")
-	}
-}
-
-// deferKey makes later messages of key wait until its held-back message came back.
-func (p *Pipeline) deferKey(key string, until time.Time) {
-	p.deferMu.Lock()
-	defer p.deferMu.Unlock()
-	p.deferred[key] = until
-}
-
-func (p *Pipeline) deferredUntil(key string) time.Time {
-	p.deferMu.Lock()
-	defer p.deferMu.Unlock()
-	return p.deferred[key]
-}
-
-func (p *Pipeline) settledKey(key string) {
-	p.deferMu.Lock()
-	defer p.deferMu.Unlock()
-	delete(p.deferred, key)
 }
 
 func (p *Pipeline) setHealth(ready bool, reason string) {
@@ -216,4 +175,16 @@ func authReason(err error) string {
 		return fmt.Sprintf("reten rejected the key (403): missing permission %s", perm)
 	}
 	return fmt.Sprintf("reten rejected the key (%d): invalid, revoked or expired; it needs %s", status, perm)
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

@@ -3,6 +3,8 @@ package results_test
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -89,6 +91,22 @@ func TestPipeline_InvalidMessagesAreDeadLetteredWithoutCallingReten(t *testing.T
 	}
 }
 
+func TestPipeline_InvalidMessagesAmongManyNeverReachReten(t *testing.T) {
+	sub := &fakeSubmitter{answer: func(int, []byte) error { time.Sleep(100 * time.Microsecond); return nil }}
+	h := start(t, sub, func(c *results.Config) { c.Concurrency = 8 })
+	for i := range 100 {
+		if i%2 == 0 {
+			h.src.put(`{"activity_id":`)
+		} else {
+			h.src.put(resultFor(fmt.Sprintf("a%d", i)))
+		}
+	}
+	relaytest.WaitFor(t, wait, "all settled", h.src.allAcked)
+	if sub.calls() != 50 || len(h.sink.deadLetters(t)) != 50 {
+		t.Fatalf("%d POSTs and %d dead letters; want 50 of each", sub.calls(), len(h.sink.deadLetters(t)))
+	}
+}
+
 func TestPipeline_AuthFailurePausesEverythingUntilTheKeyWorks(t *testing.T) {
 	var mu sync.Mutex
 	keyOK := false
@@ -163,77 +181,107 @@ func TestPipeline_LongRetryAfterGoesBackToTheBroker(t *testing.T) {
 	}
 }
 
-func TestPipeline_DeadLetterPublishFailureNeverAcks(t *testing.T) {
+func TestPipeline_DeadLetterPublishFailureIsRetriedAndNeverAcksBeforeItWorks(t *testing.T) {
 	h := start(t, &fakeSubmitter{}, nil)
 	h.sink.mu.Lock()
 	h.sink.failing = true
 	h.sink.mu.Unlock()
 	seq := h.src.put(`not json`)
-	relaytest.WaitFor(t, wait, "the message to be given back", func() bool { return h.src.get(seq).retried })
-	if h.src.get(seq).acked {
-		t.Fatal("acked although the dead letter was not published")
+	relaytest.WaitFor(t, wait, "a few tries to publish the dead letter", func() bool {
+		h.sink.mu.Lock()
+		defer h.sink.mu.Unlock()
+		return h.sink.attempts >= 3
+	})
+	if st := h.src.get(seq); st.acked || st.retried {
+		t.Fatalf("settled although the dead letter was not published: %+v", st)
+	}
+	h.sink.mu.Lock()
+	h.sink.failing = false
+	h.sink.mu.Unlock()
+	relaytest.WaitFor(t, wait, "the message acked once its dead letter is published", func() bool { return h.src.get(seq).acked })
+	if dls := h.sink.deadLetters(t); len(dls) != 1 || dls[0].Reason != schema.ReasonInvalidMessage {
+		t.Fatalf("dead letters = %+v", dls)
 	}
 }
 
-func TestPipeline_ResultsOfOneActivityKeepTheirOrder(t *testing.T) {
+func TestPipeline_ResultsOfOneActivityArePostedInPublishOrderUnderFaults(t *testing.T) {
+	const activities, perActivity = 100, 5
 	var mu sync.Mutex
-	var order []string
-	sub := &fakeSubmitter{answer: func(n int, body []byte) error {
+	posts := map[string][]int{} // activity → result index of every POST, in POST order
+	rng := rand.New(rand.NewPCG(1, 2))
+	sub := &fakeSubmitter{answer: func(_ int, body []byte) error {
 		var m struct {
 			ActivityID string `json:"activity_id"`
 			External   string `json:"external_status"`
 		}
 		_ = json.Unmarshal(body, &m)
-		if n%3 == 0 {
-			return statusErr(503) // some retries in between
-		}
+		n, _ := strconv.Atoi(m.External)
 		mu.Lock()
-		order = append(order, m.ActivityID+"/"+m.External)
+		posts[m.ActivityID] = append(posts[m.ActivityID], n)
+		roll, pause := rng.Float64(), time.Duration(rng.IntN(300))*time.Microsecond
 		mu.Unlock()
+		time.Sleep(pause) // POSTs overlap, so an engine that lets a key run twice reorders
+		switch {
+		case roll < 0.15:
+			return statusErr(503)
+		case roll < 0.2:
+			return &apiError{class: schema.ErrTransient, status: 429, retryAfter: time.Millisecond}
+		case roll < 0.25:
+			return statusErr(409) // a retry after a lost answer
+		}
 		return nil
 	}}
-	h := start(t, sub, func(c *results.Config) { c.Concurrency = 8 })
-	var seqs []uint64
-	for i := range 10 {
-		for _, a := range []string{"x", "y", "z"} {
-			body := strings.Replace(resultFor(a), `"status"`, fmt.Sprintf(`"external_status":"%02d","status"`, i), 1)
-			seqs = append(seqs, h.src.put(body))
+	h := start(t, sub, func(c *results.Config) { c.Concurrency = 16 })
+	for i := range perActivity {
+		for a := range activities {
+			body := strings.Replace(resultFor(fmt.Sprintf("act-%d", a)), `"status"`, fmt.Sprintf(`"external_status":"%d","status"`, i), 1)
+			h.src.put(body)
 		}
 	}
-	relaytest.WaitFor(t, wait, "all acked", func() bool {
-		for _, s := range seqs {
-			if !h.src.get(s).acked {
-				return false
-			}
-		}
-		return true
-	})
-	last := map[string]string{}
+	relaytest.WaitFor(t, wait, "all acked", h.src.allAcked)
 	mu.Lock()
 	defer mu.Unlock()
-	for _, o := range order {
-		a, n, _ := strings.Cut(o, "/")
-		if n < last[a] {
-			t.Fatalf("results of %s overtook each other: %v", a, order)
+	for a, got := range posts {
+		prev := -1
+		for _, n := range got {
+			if n != prev && n != prev+1 { // a retry repeats a result, the next one follows it
+				t.Fatalf("%s: POSTs in order %v, want each result after the one before it", a, got)
+			}
+			prev = n
 		}
-		last[a] = n
+		if prev != perActivity-1 {
+			t.Fatalf("%s: POSTs %v never reached the last result", a, got)
+		}
 	}
 }
 
 func TestPipeline_ShutdownGivesBackWhatItDidNotFinish(t *testing.T) {
 	block := make(chan struct{})
-	sub := &fakeSubmitter{answer: func(int, []byte) error { <-block; return nil }}
+	sub := &fakeSubmitter{answer: func(n int, _ []byte) error {
+		if n == 1 {
+			<-block
+		}
+		return nil
+	}}
 	h := start(t, sub, func(c *results.Config) { c.Concurrency = 1 })
 	first := h.src.put(resultFor("a"))
-	second := h.src.put(resultFor("b"))
+	later := []uint64{h.src.put(resultFor("a")), h.src.put(resultFor("b")), h.src.put(resultFor("c"))}
 	relaytest.WaitFor(t, wait, "the first POST in flight", func() bool { return sub.calls() == 1 })
+	relaytest.WaitFor(t, wait, "the others received", func() bool { return len(h.src.ch) == 0 })
 	h.cancel() // shut down while the POST is in flight, then let it finish
 	close(block)
 	<-h.done
-	if !h.src.get(first).acked {
-		t.Error("the in-flight POST finished but its message was not acked")
+	if st := h.src.get(first); !st.acked || st.acks != 1 || st.retried {
+		t.Errorf("the in-flight POST finished but its message was not acked once: %+v", st)
 	}
-	if st := h.src.get(second); st.acked {
-		t.Errorf("the unstarted message was acked: %+v", st)
+	for _, seq := range later {
+		st := h.src.get(seq)
+		if st.acked || !st.retried || st.delay != 0 {
+			t.Errorf("message %d was not given back at once for redelivery: %+v", seq, st)
+		}
+	}
+	relaytest.WaitFor(t, wait, "the broker to deliver them again", func() bool { return len(h.src.ch) == len(later) })
+	if sub.calls() != 1 {
+		t.Errorf("%d POSTs, want only the one in flight", sub.calls())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"time"
@@ -12,67 +13,81 @@ import (
 	"github.com/reten/reten-relay/schema"
 )
 
-// settleTimeout bounds publishing a dead letter or an outcome and acking.
+// settleTimeout bounds one attempt to publish a dead letter or an outcome, or to ack.
 const settleTimeout = 10 * time.Second
 
-// ack settles a message Reten has.
-func (p *Pipeline) ack(work context.Context, a *attempt, outcome string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(work), settleTimeout)
-	defer cancel()
-	if err := a.m.Ack(ctx); err != nil {
-		p.log.Warn().Err(err).Str("task_id", taskID(a.msg)).Msg("ack failed; the message will be delivered again and end as already recorded")
+// ackRetryFor is how long a failing ack is tried again (NATS reconnecting, say); past it
+// the broker redelivers the message, and Reten answers the repeat with 409.
+const ackRetryFor = time.Minute
+
+// ackWithRetry acks a settled message, trying again while the broker cannot be reached.
+func (p *Pipeline) ackWithRetry(work context.Context, it *item) {
+	wait := 50 * time.Millisecond
+	deadline := time.Now().Add(ackRetryFor)
+	for {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(work), settleTimeout)
+		err := it.m.Ack(ctx)
+		cancel()
+		switch {
+		case err == nil:
+			return
+		case errors.Is(err, schema.ErrStaleDelivery) || time.Now().After(deadline) || work.Err() != nil:
+			p.log.Warn().Err(err).Str("task_id", taskID(it.msg)).Msg("ack failed; the message will be delivered again and end as already recorded")
+			return
+		}
+		p.log.Debug().Err(err).Stringer("retry_in", wait).Msg("ack failed; retrying")
+		if sleep(work, wait) != nil {
+			continue // one last try right away, then give up above
+		}
+		wait = min(2*wait, 2*time.Second)
 	}
-	p.settledKey(a.key)
-	p.settled(ctx, a, outcome, "", "")
 }
 
-// deadLetter publishes a dead letter and, once the broker confirmed it, acks the original.
-// If the dead letter cannot be published the original is given back, never acked.
-func (p *Pipeline) deadLetter(work context.Context, a *attempt, reason, errText string) {
+// publishDeadLetter publishes the dead letter of it.dl; the broker confirmed it when it
+// returns nil.
+func (p *Pipeline) publishDeadLetter(work context.Context, it *item) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(work), settleTimeout)
 	defer cancel()
-	dl := schema.DeadLetter{
-		Reason: reason, Error: errText, HTTPStatus: a.status, Response: a.response, Attempts: a.count,
-		Source: a.m.Origin, Headers: a.m.Headers, Message: originalJSON(a.m.Body),
-	}
-	if a.count > 0 {
-		first, last := a.first.UTC(), a.last.UTC()
-		dl.FirstAttemptAt, dl.LastAttemptAt = &first, &last
-	}
-	body, err := json.Marshal(dl)
-	if err != nil {
-		body, _ = json.Marshal(schema.DeadLetter{Reason: reason, Error: errText, Source: a.m.Origin, Message: originalJSON(nil)})
-	}
-	headers := maps.Clone(a.m.Headers)
+	headers := maps.Clone(it.m.Headers)
 	if headers == nil {
 		headers = map[string]string{}
 	}
-	headers["Dlq-Reason"], headers["dlq_reason"] = reason, reason
-	out := schema.Message{Destination: p.cfg.DeadLetterDestination, Key: a.m.Key, ID: deadLetterID(a.m), Headers: headers, Body: body}
+	// One name here; the NATS sink spells it Dlq-Reason (see natssink.HeaderName).
+	headers[schema.HeaderDeadLetterReason] = it.dl.reason
+	dl := schema.DeadLetter{
+		Reason: it.dl.reason, Error: it.dl.errText, HTTPStatus: it.status, Response: it.response, Attempts: it.attempts,
+		Source: it.m.Origin, Headers: it.m.Headers,
+	}
+	if it.attempts > 0 {
+		first, last := it.first.UTC(), it.last.UTC()
+		dl.FirstAttemptAt, dl.LastAttemptAt = &first, &last
+	}
+	body := deadLetterBody(dl, it.m.Body, p.cfg.DeadLetterMaxBytes-headersSize(headers))
+	out := schema.Message{Destination: p.cfg.DeadLetterDestination, Key: it.m.Key, ID: deadLetterID(it.m), Headers: headers, Body: body}
 	if err := p.cfg.DeadLetters.Publish(ctx, []schema.Message{out}); err != nil {
-		p.log.Error().Err(err).Str("reason", reason).Msg("publishing a dead letter failed; the message goes back to the broker")
-		p.giveBack(work, a.m, 5*time.Second)
-		return
+		return fmt.Errorf("publish dead letter (%s): %w", it.dl.reason, err)
 	}
-	if err := a.m.Ack(ctx); err != nil {
-		p.log.Warn().Err(err).Msg("ack after dead-lettering failed; a second dead letter with the same id may follow")
-	}
-	p.settledKey(a.key)
-	if p.cfg.Metrics != nil {
-		p.cfg.Metrics.DeadLetters.WithLabelValues(reason).Inc()
-	}
-	p.log.Warn().Str("reason", reason).Str("task_id", taskID(a.msg)).Int("http_status", a.status).Msg("dead letter: " + errText)
-	p.settled(ctx, a, schema.OutcomeDeadLettered, reason, errText)
+	return nil
 }
 
-// settled counts, reports and publishes the outcome (best effort, after the ack).
-func (p *Pipeline) settled(ctx context.Context, a *attempt, outcome, reason, errText string) {
+// deadLettered reports a message whose dead letter was published (and acked).
+func (p *Pipeline) deadLettered(it *item) {
+	if p.cfg.Metrics != nil {
+		p.cfg.Metrics.DeadLetters.WithLabelValues(it.dl.reason).Inc()
+	}
+	p.log.Warn().Str("reason", it.dl.reason).Str("task_id", taskID(it.msg)).Int("http_status", it.status).Int("attempts", it.attempts).
+		Msg("dead letter: " + it.dl.errText)
+	p.settledOutcome(it, schema.OutcomeDeadLettered, it.dl.reason, it.dl.errText)
+}
+
+// settledOutcome counts, reports and publishes the outcome (best effort, after the ack).
+func (p *Pipeline) settledOutcome(it *item, outcome, reason, errText string) {
 	if p.cfg.Metrics != nil {
 		p.cfg.Metrics.Results.WithLabelValues(outcomeLabel(outcome)).Inc()
 	}
-	s := Settled{Outcome: outcome, Reason: reason, TaskID: taskID(a.msg), HTTPStatus: a.status, Attempts: a.count, Err: errText}
+	s := Settled{Outcome: outcome, Reason: reason, TaskID: taskID(it.msg), HTTPStatus: it.status, Attempts: it.attempts, Err: errText}
 	if outcome != schema.OutcomeDeadLettered {
-		p.log.Debug().Str("outcome", outcome).Str("task_id", s.TaskID).Int("attempts", a.count).Msg("result settled")
+		p.log.Debug().Str("outcome", outcome).Str("task_id", s.TaskID).Int("attempts", it.attempts).Msg("result settled")
 	}
 	if p.cfg.OnSettled != nil {
 		p.cfg.OnSettled(s)
@@ -80,8 +95,10 @@ func (p *Pipeline) settled(ctx context.Context, a *attempt, outcome, reason, err
 	if p.cfg.Outcomes == nil {
 		return
 	}
-	body, _ := json.Marshal(schema.Outcome{Type: outcome, TaskID: s.TaskID, HTTPStatus: a.status, Attempts: a.count, Time: p.cfg.Now().UTC()})
-	msg := schema.Message{Destination: p.cfg.OutcomeDestination, Key: s.TaskID, ID: deadLetterID(a.m) + "-outcome", Body: body}
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancel()
+	body, _ := json.Marshal(schema.Outcome{Type: outcome, TaskID: s.TaskID, HTTPStatus: it.status, Attempts: it.attempts, Time: p.cfg.Now().UTC()})
+	msg := schema.Message{Destination: p.cfg.OutcomeDestination, Key: s.TaskID, ID: deadLetterID(it.m) + "-outcome", Body: body}
 	if err := p.cfg.Outcomes.Publish(ctx, []schema.Message{msg}); err != nil {
 		p.log.Warn().Err(err).Msg("publishing an outcome failed (outcomes are best effort)")
 	}
@@ -96,16 +113,6 @@ func outcomeLabel(outcome string) string {
 	default:
 		return "dead_lettered"
 	}
-}
-
-// originalJSON is the original message for a dead letter: its JSON when it is JSON,
-// otherwise a JSON string of it.
-func originalJSON(body []byte) json.RawMessage {
-	if json.Valid(body) && len(body) > 0 {
-		return json.RawMessage(body)
-	}
-	s, _ := json.Marshal(string(body))
-	return s
 }
 
 // deadLetterID is deterministic for a delivery, so a dead letter re-published after a

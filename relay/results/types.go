@@ -32,7 +32,7 @@ func (p *Pipeline) loadTypes(ctx context.Context) error {
 			wait = p.cfg.AuthProbeInterval
 		} else {
 			p.setHealth(false, "cannot read the tenant's result types: "+err.Error())
-			p.log.Warn().Err(err).Dur("retry_in", wait).Msg("reading the tenant's result types failed")
+			p.log.Warn().Err(err).Stringer("retry_in", wait).Msg("reading the tenant's result types failed")
 		}
 		if err := sleep(ctx, wait); err != nil {
 			return err

@@ -30,8 +30,11 @@ type Rejection struct {
 // returns the decoded message, or why it is hopeless. Unknown fields are allowed: the relay
 // forwards the original bytes.
 func Validate(body []byte, types map[string]schema.ResultType, now time.Time) (*schema.ResultMessage, *Rejection) {
+	// A rejected message is returned as far as it decoded too, so that its activity id names
+	// the task in the outcome and the logs.
+	var msg *schema.ResultMessage
 	invalid := func(format string, a ...any) (*schema.ResultMessage, *Rejection) {
-		return nil, &Rejection{Reason: schema.ReasonInvalidMessage, Err: fmt.Sprintf(format, a...)}
+		return msg, &Rejection{Reason: schema.ReasonInvalidMessage, Err: fmt.Sprintf(format, a...)}
 	}
 	switch {
 	case len(body) > MaxMessageBytes:
@@ -41,20 +44,18 @@ func Validate(body []byte, types map[string]schema.ResultType, now time.Time) (*
 	case !utf8.Valid(body):
 		return invalid("message is not UTF-8 text (binary data?)")
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil {
-		if json.Valid(body) {
-			return invalid("message must be a JSON object, got %s", jsonKind(body))
-		}
+	if !json.Valid(body) {
+		err := json.Unmarshal(body, new(json.RawMessage))
 		return invalid("message is not valid JSON: %v", err)
 	}
-	if top == nil {
-		return invalid("message must be a JSON object, got null")
+	top, ok := objectMembers(body)
+	if !ok {
+		return invalid("message must be a JSON object, got %s", jsonKind(body))
 	}
 	f := fields{m: top}
-	msg := &schema.ResultMessage{
-		ActivityID:         f.str("activity_id", false),
-		ProviderActivityID: f.str("provider_activity_id", false),
+	msg = &schema.ResultMessage{
+		ActivityID:         f.given("activity_id"),
+		ProviderActivityID: f.given("provider_activity_id"),
 		CommerceExternalID: f.str("commerce_external_id", true),
 		OccurredAt:         f.str("occurred_at", true),
 		Status:             f.str("status", true),
@@ -64,13 +65,13 @@ func Validate(body []byte, types map[string]schema.ResultType, now time.Time) (*
 	}
 	tr := fields{prefix: "task_result."}
 	if raw := f.object("task_result", true); raw != nil {
-		_ = json.Unmarshal(raw, &tr.m)
+		tr.m, _ = objectMembers(raw)
 		msg.TaskResult = schema.TaskResult{
 			Result:             tr.str("result", true),
 			Comment:            tr.str("comment", false),
-			ContactType:        tr.str("contact_type", false),
+			ContactType:        tr.given("contact_type"),
 			OperatorExternalID: tr.str("operator_external_id", false),
-			FutureScheduledAt:  tr.str("future_scheduled_at", false),
+			FutureScheduledAt:  tr.given("future_scheduled_at"),
 			Payload:            tr.object("payload", false),
 		}
 	}
@@ -105,7 +106,7 @@ func Validate(body []byte, types map[string]schema.ResultType, now time.Time) (*
 	}
 	rt, ok := types[msg.TaskResult.Result]
 	if !ok {
-		return nil, &Rejection{Reason: schema.ReasonUnknownResultType,
+		return msg, &Rejection{Reason: schema.ReasonUnknownResultType,
 			Err: fmt.Sprintf("task_result.result %q is not a result type of this tenant (known: %s)", msg.TaskResult.Result, typeCodes(types))}
 	}
 	if rt.RequiresFutureScheduledAt {
@@ -122,25 +123,27 @@ func Validate(body []byte, types map[string]schema.ResultType, now time.Time) (*
 // fields reads typed members of a JSON object and collects what is wrong with them.
 type fields struct {
 	prefix   string
-	m        map[string]json.RawMessage
+	m        members
 	problems []string
 }
 
 func (f *fields) has(k string) bool {
-	v, ok := f.m[k]
+	v, ok := f.m.get(k)
 	return ok && string(v) != "null"
 }
 
 func (f *fields) str(k string, required bool) string {
-	raw, ok := f.m[k]
+	raw, ok := f.m.get(k)
 	if !ok || string(raw) == "null" {
 		if required {
 			f.problems = append(f.problems, f.prefix+k+" is required")
 		}
 		return ""
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, ok := plainString(raw)
+	if ok {
+		// the common case, without a decoder
+	} else if err := json.Unmarshal(raw, &s); err != nil {
 		f.problems = append(f.problems, fmt.Sprintf("%s%s must be a string, got %s", f.prefix, k, jsonKind(raw)))
 		return ""
 	}
@@ -150,20 +153,46 @@ func (f *fields) str(k string, required bool) string {
 	return s
 }
 
+// given is an optional string that, when given (not absent, not null), must not be blank: an
+// empty id, contact type or date is a mistake, not a way to leave the field out.
+func (f *fields) given(k string) string {
+	s := f.str(k, false)
+	if f.has(k) && strings.TrimSpace(s) == "" && !slices.ContainsFunc(f.problems, func(p string) bool { return strings.HasPrefix(p, f.prefix+k+" ") }) {
+		f.problems = append(f.problems, f.prefix+k+" must not be empty when given (leave it out, or null)")
+	}
+	return s
+}
+
 func (f *fields) boolean(k string) bool {
-	raw, ok := f.m[k]
+	raw, ok := f.m.get(k)
 	if !ok || string(raw) == "null" {
 		return false
 	}
-	var b bool
-	if err := json.Unmarshal(raw, &b); err != nil {
-		f.problems = append(f.problems, fmt.Sprintf("%s%s must be a boolean, got %s", f.prefix, k, jsonKind(raw)))
+	switch string(raw) {
+	case "true":
+		return true
+	case "false":
+		return false
 	}
-	return b
+	f.problems = append(f.problems, fmt.Sprintf("%s%s must be a boolean, got %s", f.prefix, k, jsonKind(raw)))
+	return false
+}
+
+// plainString reads a JSON string that needs no unescaping (most do not) without a
+// decoder; raw comes from a decoded document, so it is valid JSON.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') >= 0 {
+		return "", false
+	}
+	return string(inner), true
 }
 
 func (f *fields) object(k string, required bool) json.RawMessage {
-	raw, ok := f.m[k]
+	raw, ok := f.m.get(k)
 	if !ok || string(raw) == "null" {
 		if required {
 			f.problems = append(f.problems, f.prefix+k+" is required")

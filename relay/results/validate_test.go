@@ -89,8 +89,8 @@ func FuzzValidate(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		msg, rej := results.Validate(body, tenantTypes, validateNow)
-		if (msg == nil) == (rej == nil) {
-			t.Fatalf("want exactly one of message and rejection, got %v and %v", msg, rej)
+		if msg == nil && rej == nil {
+			t.Fatal("neither a message nor a rejection")
 		}
 		if rej != nil && (rej.Err == "" || (rej.Reason != schema.ReasonInvalidMessage && rej.Reason != schema.ReasonUnknownResultType)) {
 			t.Fatalf("bad rejection %+v", rej)

@@ -23,11 +23,14 @@ func MsgID(m schema.Message) string {
 	return m.ID + "/" + m.Route
 }
 
-// HeaderName spells a message header as the CloudEvents NATS binding does: schema.Message
-// carries the CloudEvents attributes as the Kafka binding names them (ce_id), NATS spells
-// them ce-id. Other headers (a dead letter's copy of a producer's) keep their names.
+// HeaderName spells a message header the NATS way: schema.Message carries the CloudEvents
+// attributes as the Kafka binding names them (ce_id), the NATS binding spells them ce-id;
+// a dead letter's reason is Dlq-Reason on NATS (design §5). Other headers (a dead letter's
+// copy of a producer's) keep their names.
 func HeaderName(k string) string {
 	switch k {
+	case schema.HeaderDeadLetterReason:
+		return "Dlq-Reason"
 	case "ce_id", "ce_type", "ce_source", "ce_subject", "ce_specversion", "ce_time", "ce_datacontenttype":
 		return "ce-" + strings.TrimPrefix(k, "ce_")
 	}

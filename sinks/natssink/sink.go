@@ -112,7 +112,7 @@ func (s *Sink) connect(extra ...nats.Option) (*nats.Conn, error) {
 			s.log.Info().Str("server", nc.ConnectedUrlRedacted()).Msg("nats sink reconnected")
 		})}, extra...)...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to nats %s: %w", RedactURL(s.cfg.URL), err)
+		return nil, fmt.Errorf("connect: %w", err) // the caller names the server
 	}
 	return nc, nil
 }

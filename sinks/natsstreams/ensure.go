@@ -149,7 +149,7 @@ func create(ctx context.Context, js jetstream.JetStream, creates []Create, limit
 		}
 		done = append(done, change{name: c.Name})
 		made = append(made, Stream{Name: c.Name, Subjects: c.Subjects, Ours: true})
-		log.Info().Str("stream", c.Name).Strs("subjects", c.Subjects).Dur("max_age", sc.MaxAge).
+		log.Info().Str("stream", c.Name).Strs("subjects", c.Subjects).Stringer("max_age", sc.MaxAge).
 			Int64("max_bytes", sc.MaxBytes).Int("replicas", sc.Replicas).Str("storage", sc.Storage.String()).
 			Str("retention", sc.Retention.String()).Msgf("created jetstream stream %s for %v", c.Name, c.Subjects)
 	}

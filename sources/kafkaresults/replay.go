@@ -27,8 +27,20 @@ type ReplayOptions struct {
 	// Group is the consumer group that remembers what was replayed.
 	// Default: reten-relay-dlq-replay.
 	Group string
+	// Reason replays only dead letters of this reason; "" replays every one. Kafka keeps one
+	// position per group, so a filtered replay stops at the first dead letter of another
+	// reason (it cannot pass it without losing it for a later replay) and says so.
+	Reason string
 	// Limit stops after this many; 0 replays every dead letter there is now.
 	Limit int
+	// DryRun reports what would be replayed and changes nothing.
+	DryRun bool
+	// Replayed, when set, is told about each dead letter re-published (or, in a dry run,
+	// that would be).
+	Replayed func(d DeadLetter)
+	// Blocked, when set, is told about the dead letter of another reason a filtered replay
+	// stopped at.
+	Blocked func(d DeadLetter)
 	// Rate is the most messages per second. Default: 50.
 	Rate float64
 	// Logger gets a line per replayed message.
@@ -82,9 +94,25 @@ func Replay(ctx context.Context, opts ReplayOptions) (int, error) {
 			}
 			return n, fmt.Errorf("dlq replay: read %s: %w", opts.DeadLetterTopic, err)
 		}
+		if dl, ok := decodeDeadLetter(m); ok && opts.Reason != "" && dl.Letter.Reason != opts.Reason {
+			if opts.Blocked != nil {
+				opts.Blocked(dl)
+			}
+			return n, nil
+		}
 		out, err := replayRecord(m, opts.InputTopic)
+		if opts.DryRun {
+			if err == nil {
+				n++
+				if opts.Replayed != nil {
+					dl, _ := decodeDeadLetter(m)
+					opts.Replayed(dl)
+				}
+			}
+			continue
+		}
 		if err != nil {
-			opts.Logger.Warn().Err(err).Int64("offset", m.Offset).Int("partition", m.Partition).Msg("dlq replay: skipped a record that is not a dead letter")
+			opts.Logger.Warn().Err(err).Int64("offset", m.Offset).Int("partition", m.Partition).Msg("dlq replay: skipped a record that cannot be replayed")
 		} else {
 			if err := limiter.Wait(ctx); err != nil {
 				return n, err
@@ -93,7 +121,10 @@ func Replay(ctx context.Context, opts ReplayOptions) (int, error) {
 				return n, fmt.Errorf("dlq replay: write to %s: %w", opts.InputTopic, err)
 			}
 			n++
-			opts.Logger.Info().Int64("offset", m.Offset).Int("partition", m.Partition).Msg("dlq replay: re-published")
+			if opts.Replayed != nil {
+				dl, _ := decodeDeadLetter(m)
+				opts.Replayed(dl)
+			}
 		}
 		if err := r.CommitMessages(ctx, m); err != nil {
 			return n, fmt.Errorf("dlq replay: commit %s/%d@%d: %w", m.Topic, m.Partition, m.Offset, err)
@@ -108,10 +139,9 @@ func replayRecord(m kafka.Message, input string) (kafka.Message, error) {
 	if err := json.Unmarshal(m.Value, &dl); err != nil || dl.Reason == "" {
 		return kafka.Message{}, fmt.Errorf("not a dead letter: %v", err)
 	}
-	body := []byte(dl.Message)
-	var s string
-	if json.Unmarshal(dl.Message, &s) == nil {
-		body = []byte(s) // the original was not JSON and was kept as a string
+	body, err := dl.Original()
+	if err != nil {
+		return kafka.Message{}, fmt.Errorf("cannot rebuild the original: %w", err)
 	}
 	out := kafka.Message{Topic: input, Key: m.Key, Value: body}
 	for _, h := range m.Headers {

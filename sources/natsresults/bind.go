@@ -107,7 +107,7 @@ func ensureConsumer(ctx context.Context, js jetstream.JetStream, stream string, 
 	if err != nil {
 		return nil, fmt.Errorf("create durable consumer %s on stream %s: %w", cfg.Durable, stream, err)
 	}
-	log.Info().Str("stream", stream).Str("durable", cfg.Durable).Dur("ack_wait", cfg.AckWait).
+	log.Info().Str("stream", stream).Str("durable", cfg.Durable).Stringer("ack_wait", cfg.AckWait).
 		Int("max_ack_pending", cfg.MaxAckPending).Msg("created durable consumer " + cfg.Durable)
 	return c, nil
 }

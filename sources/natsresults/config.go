@@ -31,6 +31,9 @@ type Config struct {
 	// FetchBatch is how many messages one pull request asks for; they wait in memory until
 	// Receive hands them out, with their AckWait running. Default: 16.
 	FetchBatch int
+	// FetchMaxBytes bounds the bytes one pull request asks for (at least twice the
+	// server's max_payload, so any message fits). Default: 8 MiB.
+	FetchMaxBytes int
 	// SettleTimeout bounds an Ack or Retry whose ctx has no deadline. Default: 10s.
 	SettleTimeout time.Duration
 	// Logger receives start-up and binding messages. Default: zerolog.Nop().
@@ -53,6 +56,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FetchBatch == 0 {
 		c.FetchBatch = 16
+	}
+	if c.FetchMaxBytes == 0 {
+		c.FetchMaxBytes = 8 << 20
 	}
 	if c.SettleTimeout == 0 {
 		c.SettleTimeout = 10 * time.Second
@@ -79,6 +85,9 @@ func (c Config) Validate() error {
 	}
 	if c.FetchBatch < 0 {
 		return fmt.Errorf("fetch_batch must be >= 0, got %d", c.FetchBatch)
+	}
+	if c.FetchMaxBytes < 0 {
+		return fmt.Errorf("fetch_max_bytes must be >= 0, got %d", c.FetchMaxBytes)
 	}
 	if c.SettleTimeout < 0 {
 		return fmt.Errorf("settle_timeout must be >= 0, got %s", c.SettleTimeout)

@@ -15,7 +15,9 @@
 //
 // FirstDelivered is the time the message was stored in the stream, which is no later than
 // its first delivery and close to it while the relay keeps up; Deliveries is JetStream's
-// own delivery count, so it survives restarts of the relay.
+// own delivery count, so it survives restarts of the relay. AckWait is the bound
+// consumer's ack wait (not necessarily Config.AckWait), so the pipeline knows how often a
+// message it holds needs an InProgress.
 //
 // Replay sends dead letters from a dead-letter subject back to the results input, for
 // `reten-relay dlq replay`.

@@ -1,6 +1,11 @@
 package natsresults
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/reten/reten-relay/schema"
+)
 
 var (
 	// ErrClosed is returned by Receive after Close.
@@ -8,9 +13,9 @@ var (
 	// ErrInvalidConfig wraps Config.Validate errors returned by New, and missing subjects
 	// given to Replay.
 	ErrInvalidConfig = errors.New("invalid nats result source config")
-	// ErrAlreadySettled is returned when a message is settled a second time, or marked in
+	// ErrAlreadySettled (a schema.ErrStaleDelivery) is returned when a message is settled a second time, or marked in
 	// progress after it was settled.
-	ErrAlreadySettled = errors.New("result message already settled")
+	ErrAlreadySettled = fmt.Errorf("result message already settled: %w", schema.ErrStaleDelivery)
 	// ErrNoDeadLetterStream is returned by Replay when no stream captures the dead-letter
 	// subject, so there is nothing to read dead letters from.
 	ErrNoDeadLetterStream = errors.New("no jetstream stream captures the dead-letter subject")

@@ -2,18 +2,14 @@ package natsresults
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 	"golang.org/x/time/rate"
-
-	"github.com/reten/reten-relay/schema"
 )
 
 // ReplayOptions configure Replay.
@@ -24,11 +20,18 @@ type ReplayOptions struct {
 	// original subject when that matches InputSubject, else to InputSubject itself (which
 	// then must not contain wildcards).
 	InputSubject string
+	// Reason replays only dead letters of this reason; "" replays every one.
+	Reason string
 	// Limit stops after this many; 0 replays every dead letter there is now.
 	Limit int
+	// DryRun reports what would be replayed and changes nothing.
+	DryRun bool
 	// Rate is the most messages per second. Default: 50.
 	Rate float64
-	// Logger gets a line per replayed message.
+	// Replayed, when set, is told about each dead letter re-published (or, in a dry run,
+	// that would be) and the subject it went to.
+	Replayed func(d DeadLetter, to string)
+	// Logger gets a line per dead letter that cannot be replayed.
 	Logger zerolog.Logger
 }
 
@@ -45,71 +48,46 @@ func Replay(ctx context.Context, nc *nats.Conn, opts ReplayOptions) (int, error)
 	if err != nil {
 		return 0, fmt.Errorf("dlq replay: %w", err)
 	}
-	name, err := js.StreamNameBySubject(ctx, opts.DeadLetterSubject)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return 0, fmt.Errorf("dlq replay: %w: %s (the relay creates one at start-up; was it ever run with this dead_letter?)", ErrNoDeadLetterStream, opts.DeadLetterSubject)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("dlq replay: look up the stream of %s: %w", opts.DeadLetterSubject, err)
-	}
-	stream, err := js.Stream(ctx, name)
-	if err != nil {
-		return 0, fmt.Errorf("dlq replay: stream %s: %w", name, err)
-	}
-	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{opts.DeadLetterSubject}})
-	if err != nil {
-		return 0, fmt.Errorf("dlq replay: read %s: %w", opts.DeadLetterSubject, err)
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("dlq replay: %w", err)
-	}
-	todo := int(info.NumPending)
-	if opts.Limit > 0 {
-		todo = min(todo, opts.Limit)
-	}
 	limiter := rate.NewLimiter(rate.Limit(opts.Rate), 1)
 	n := 0
-	for n < todo {
-		msg, err := cons.Next(jetstream.FetchMaxWait(5 * time.Second))
+	err = eachDeadLetter(ctx, nc, opts.DeadLetterSubject, func(d DeadLetter, stream jetstream.Stream) (bool, error) {
+		if opts.Reason != "" && d.Letter.Reason != opts.Reason {
+			return true, nil
+		}
+		out, err := replayMsg(d, opts.InputSubject)
 		if err != nil {
-			return n, fmt.Errorf("dlq replay: read dead letter: %w", err)
+			opts.Logger.Warn().Err(err).Uint64("sequence", d.Seq).Msg("dlq replay: skipped, left where it is")
+			return true, nil
 		}
-		if err := limiter.Wait(ctx); err != nil {
-			return n, err
-		}
-		md, err := msg.Metadata()
-		if err != nil {
-			return n, fmt.Errorf("dlq replay: %w", err)
-		}
-		out, err := replayMsg(msg, md.Sequence.Stream, opts.InputSubject)
-		if err != nil {
-			opts.Logger.Warn().Err(err).Uint64("sequence", md.Sequence.Stream).Msg("dlq replay: skipped")
-			todo-- // not replayable: left where it is
-			continue
-		}
-		if _, err := js.PublishMsg(ctx, out); err != nil {
-			return n, fmt.Errorf("dlq replay: publish to %s: %w", out.Subject, err)
-		}
-		if err := stream.DeleteMsg(ctx, md.Sequence.Stream); err != nil {
-			return n, fmt.Errorf("dlq replay: delete dead letter %d after re-publishing it: %w", md.Sequence.Stream, err)
+		if !opts.DryRun {
+			if err := limiter.Wait(ctx); err != nil {
+				return false, err
+			}
+			if _, err := js.PublishMsg(ctx, out); err != nil {
+				return false, fmt.Errorf("publish to %s: %w", out.Subject, err)
+			}
+			if err := stream.DeleteMsg(ctx, d.Seq); err != nil {
+				return false, fmt.Errorf("delete dead letter %d after re-publishing it: %w", d.Seq, err)
+			}
 		}
 		n++
-		opts.Logger.Info().Str("subject", out.Subject).Uint64("sequence", md.Sequence.Stream).Msg("dlq replay: re-published")
+		if opts.Replayed != nil {
+			opts.Replayed(d, out.Subject)
+		}
+		return opts.Limit == 0 || n < opts.Limit, nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("dlq replay: %w", err)
 	}
 	return n, nil
 }
 
 // replayMsg rebuilds the original message from a dead letter.
-func replayMsg(msg jetstream.Msg, seq uint64, input string) (*nats.Msg, error) {
-	var dl schema.DeadLetter
-	if err := json.Unmarshal(msg.Data(), &dl); err != nil {
-		return nil, fmt.Errorf("not a dead letter: %w", err)
-	}
-	body := []byte(dl.Message)
-	var s string
-	if json.Unmarshal(dl.Message, &s) == nil {
-		body = []byte(s) // the original was not JSON and was kept as a string
+func replayMsg(d DeadLetter, input string) (*nats.Msg, error) {
+	dl := d.Letter
+	body, err := dl.Original()
+	if err != nil {
+		return nil, fmt.Errorf("cannot rebuild the original: %w", err)
 	}
 	subject := input
 	if dl.Source.Subject != "" && subjectMatches(input, dl.Source.Subject) {
@@ -127,7 +105,7 @@ func replayMsg(msg jetstream.Msg, seq uint64, input string) (*nats.Msg, error) {
 	}
 	// A new id per dead letter: a replay run twice does not deliver it twice, while the
 	// original's id (still in JetStream's duplicate window, perhaps) does not swallow it.
-	out.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("dlq-replay-%d-%s", seq, msg.Headers().Get("Nats-Msg-Id")))
+	out.Header.Set(jetstream.MsgIDHeader, fmt.Sprintf("dlq-replay-%d-%s", d.Seq, dl.Headers[jetstream.MsgIDHeader]))
 	return out, nil
 }
 

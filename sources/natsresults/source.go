@@ -21,11 +21,12 @@ type Source struct {
 	js  jetstream.JetStream
 	log zerolog.Logger
 
-	mu     sync.Mutex
-	stream string
-	cons   jetstream.Consumer
-	iter   jetstream.MessagesContext
-	closed bool
+	mu      sync.Mutex
+	stream  string
+	cons    jetstream.Consumer
+	ackWait time.Duration // the bound consumer's, which may differ from cfg.AckWait
+	iter    jetstream.MessagesContext
+	closed  bool
 }
 
 // New binds to (or creates) the stream and durable consumer cfg describes, on a connection
@@ -70,6 +71,10 @@ func (s *Source) bindLocked(ctx context.Context) error {
 		return err
 	}
 	s.stream, s.cons = stream, cons
+	s.ackWait = s.cfg.AckWait
+	if info := cons.CachedInfo(); info != nil && info.Config.AckWait > 0 {
+		s.ackWait = info.Config.AckWait
+	}
 	return nil
 }
 
@@ -89,7 +94,10 @@ func (s *Source) iterator(ctx context.Context) (jetstream.MessagesContext, error
 			return nil, err
 		}
 	}
-	it, err := s.cons.Messages(jetstream.PullMaxMessages(s.cfg.FetchBatch))
+	// The byte limit keeps big messages from piling up in the pull buffer; it must still
+	// fit the largest message the server takes.
+	maxBytes := max(s.cfg.FetchMaxBytes, 2*int(s.nc.MaxPayload()))
+	it, err := s.cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(s.cfg.FetchBatch, maxBytes))
 	if err != nil {
 		// The consumer may have been deleted behind our back: bind again next time.
 		s.cons = nil
@@ -157,7 +165,11 @@ func (s *Source) received(msg jetstream.Msg) (schema.Received, error) {
 		return schema.Received{}, fmt.Errorf("read jetstream metadata of a message on %s: %w", msg.Subject(), err)
 	}
 	st := &settler{nc: s.nc, msg: msg, timeout: s.cfg.SettleTimeout}
+	s.mu.Lock()
+	ackWait := s.ackWait
+	s.mu.Unlock()
 	return schema.Received{
+		AckWait:        ackWait,
 		Body:           msg.Data(),
 		Headers:        flatten(msg.Headers()),
 		Origin:         schema.Origin{Subject: msg.Subject(), Sequence: meta.Sequence.Stream},
