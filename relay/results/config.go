@@ -110,6 +110,9 @@ type Config struct {
 	AuthProbeInterval time.Duration
 	// ResultTypesRefresh is how often the tenant's result types are re-read. Default: 10m.
 	ResultTypesRefresh time.Duration
+	// StallAfter: while results arrive and none settles for this long, the health turns
+	// red with the reason. Default: 5m.
+	StallAfter time.Duration
 	// Logger gets one line per state change and per dead letter. Default: zerolog.Nop().
 	Logger zerolog.Logger
 	// Metrics and Health may be nil.
@@ -142,6 +145,9 @@ func (c *Config) defaults() {
 	}
 	if c.Backoff.MaxElapsed <= 0 {
 		c.Backoff.MaxElapsed = 24 * time.Hour
+	}
+	if c.StallAfter <= 0 {
+		c.StallAfter = 5 * time.Minute
 	}
 	if c.RetryAfterCap <= 0 {
 		c.RetryAfterCap = 5 * time.Minute

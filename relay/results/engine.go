@@ -2,6 +2,7 @@ package results
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/reten/reten-relay/schema"
@@ -105,6 +106,10 @@ type engine struct {
 
 	keepAlive time.Duration // how often held messages are checked for InProgress
 	tick      *time.Ticker
+
+	// lastSettled and lastReceived tell a stall: results arriving while none settles.
+	lastSettled, lastReceived time.Time
+	stalled                   bool
 }
 
 func newEngine(p *Pipeline, stop, work context.Context) *engine {
@@ -130,6 +135,7 @@ func (e *engine) run() {
 	var timerAt time.Time
 	e.tick = time.NewTicker(e.keepAlive)
 	defer e.tick.Stop()
+	e.lastSettled = e.p.cfg.Now()
 	stopped := e.stop.Done()
 	for {
 		if e.draining && !e.receiving && e.inflight == 0 && e.settling == 0 {
@@ -167,6 +173,7 @@ func (e *engine) run() {
 			timerAt = time.Time{}
 			e.wake()
 		case <-e.tick.C:
+			e.checkStall()
 			if d := e.keepAliveHeld(); d != e.keepAlive {
 				e.keepAlive = d
 				e.tick.Reset(d)
@@ -276,4 +283,25 @@ func (e *engine) wake() {
 		}
 		e.pushReady(it, true)
 	}
+}
+
+// checkStall turns the health red while results keep arriving and none settles for
+// StallAfter (Reten failing every POST, or dead letters refused): an operator sees it on
+// /readyz, not only in the retry metrics. An auth pause has its own reason.
+func (e *engine) checkStall() {
+	now := e.p.cfg.Now()
+	stuck := !e.authPaused && e.lastReceived.After(e.lastSettled) && now.Sub(e.lastSettled) >= e.p.cfg.StallAfter
+	if stuck == e.stalled {
+		return
+	}
+	e.stalled = stuck
+	if !stuck {
+		e.p.setHealth(true, "")
+		e.p.log.Info().Msg("results settle again")
+		return
+	}
+	reason := fmt.Sprintf("no result settled for %s while results keep arriving (is Reten failing? see reten_relay_result_retries_total)",
+		now.Sub(e.lastSettled).Round(time.Second))
+	e.p.setHealth(false, reason)
+	e.p.log.Warn().Msg(reason)
 }

@@ -281,3 +281,25 @@ func TestPipeline_AFailedAckIsRetried(t *testing.T) {
 		t.Fatalf("%+v after %d POSTs; want one delivery, one POST", st, sub.calls())
 	}
 }
+
+func TestPipeline_ResultsThatStopSettlingTurnTheHealthRedUntilTheyMoveAgain(t *testing.T) {
+	var down atomic.Bool
+	down.Store(true)
+	sub := &fakeSubmitter{answer: func(int, []byte) error {
+		if down.Load() {
+			return statusErr(503)
+		}
+		return nil
+	}}
+	h := start(t, sub, func(c *results.Config) { c.StallAfter = 50 * time.Millisecond })
+	relaytest.WaitFor(t, wait, "the result types loaded", h.health.Ready)
+	h.src.put(resultFor("a1"))
+	relaytest.WaitFor(t, wait, "/readyz red naming the stall", func() bool {
+		st := h.health.Status()
+		return !st.Ready && strings.Contains(fmt.Sprint(st), "no result settled")
+	})
+	down.Store(false)
+	relaytest.WaitFor(t, wait, "the result delivered and the health green again", func() bool {
+		return h.health.Ready() && h.src.allAcked()
+	})
+}

@@ -38,6 +38,7 @@ func (e *engine) add(it *item) {
 	}
 	e.held++
 	e.heldBytes += len(it.m.Body)
+	e.lastReceived = e.p.cfg.Now()
 	if a := it.m.AckWait; a > 0 && a/8 < e.keepAlive {
 		e.keepAlive = max(a/8, 10*time.Millisecond)
 		e.tick.Reset(e.keepAlive)

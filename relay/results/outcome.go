@@ -153,6 +153,10 @@ func (e *engine) onSettled(s settledItem) {
 		e.releaseKey(it)
 	}
 	e.forget(it)
+	e.lastSettled = e.p.cfg.Now()
+	if e.stalled {
+		e.checkStall()
+	}
 }
 
 // authFailed pauses the pipeline; it logs and turns the health red once per change.
