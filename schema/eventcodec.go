@@ -60,15 +60,17 @@ func EncodeEvent(ev Event) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// EventMessage addresses an encoded event to one destination. key is the Kafka record key;
-// empty means the task id, which keeps each task's events in order in one partition. The
-// ce_* headers let consumers filter without parsing the body.
-func EventMessage(ev Event, body []byte, destination, key string) Message {
+// EventMessage addresses an encoded event to one destination of a route. key is the Kafka
+// record key; empty means the task id, which keeps each task's events in order in one
+// partition. The route makes the NATS message id (<id>/<route>), so two routes into one
+// stream keep both copies. The ce_* headers let consumers filter without parsing the body.
+func EventMessage(ev Event, body []byte, route, destination, key string) Message {
 	if key == "" {
 		key = ev.Subject
 	}
 	return Message{
 		Destination: destination,
+		Route:       route,
 		Key:         key,
 		ID:          ev.ID,
 		Headers: map[string]string{

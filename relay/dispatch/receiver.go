@@ -189,9 +189,7 @@ func (r *Receiver) publish(ctx context.Context, acts []activity) error {
 			if _, seen := perSink[t.Sink]; !seen {
 				order = append(order, t.Sink)
 			}
-			m := schema.EventMessage(ev, body, t.Destination, t.Key)
-			m.Route = t.Route // Nats-Msg-Id <id>/<route>: two routes into one stream keep both
-			perSink[t.Sink] = append(perSink[t.Sink], m)
+			perSink[t.Sink] = append(perSink[t.Sink], schema.EventMessage(ev, body, t.Route, t.Destination, t.Key))
 		}
 	}
 	for _, name := range order {

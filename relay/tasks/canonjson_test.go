@@ -104,11 +104,11 @@ func TestEncodeEvent_WritesWhatEncodingJSONWrites(t *testing.T) {
 	at := time.Date(2026, 4, 15, 9, 0, 3, 120_000_000, time.UTC)
 	task := benchTask(3, 1).Raw
 	for _, ev := range []schema.Event{
-		newEvent("https://api.reten.test", "abc", "t<1>", schema.OpCreated, at, task, nil, nil),
-		newEvent("src \u2028 é", "abc", "t1", schema.OpUpdated, at.Truncate(time.Second), task, []byte(`{"id":"t1"}`), []string{"status", "notes"}),
-		newEvent("src", "abc", "t1", schema.OpDeleted, at, nil, []byte(`{"id":"t1"}`), nil),
+		schema.NewEvent("https://api.reten.test", "abc", "t<1>", schema.OpCreated, at, task, nil, nil),
+		schema.NewEvent("src \u2028 é", "abc", "t1", schema.OpUpdated, at.Truncate(time.Second), task, []byte(`{"id":"t1"}`), []string{"status", "notes"}),
+		schema.NewEvent("src", "abc", "t1", schema.OpDeleted, at, nil, []byte(`{"id":"t1"}`), nil),
 		func() schema.Event {
-			ev := newEvent("src", "abc", "t1", schema.OpUpdated, at, []byte(`{"id":"t1"}`), []byte(`{"id":"t1"}`), []string{"x"})
+			ev := schema.NewEvent("src", "abc", "t1", schema.OpUpdated, at, []byte(`{"id":"t1"}`), []byte(`{"id":"t1"}`), []string{"x"})
 			ev.Data.Truncated, ev.Data.OriginalSize = true, 2_000_000
 			return ev
 		}(),

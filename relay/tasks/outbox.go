@@ -40,7 +40,7 @@ func (p *Poller) buildEvents(ctx context.Context, pl *plan, router relay.Router,
 			changed = changedFields(previous, c.raw)
 		}
 		id := eventID(p.cfg.Source, c.id, c.entry.ChangeNo, c.full)
-		ev := newEvent(p.cfg.Source, id, c.id, c.op, at, c.raw, previous, changed)
+		ev := schema.NewEvent(p.cfg.Source, id, c.id, c.op, at, c.raw, previous, changed)
 		body, err := encodeEvent(ev)
 		if err != nil {
 			return nil, 0, err
@@ -96,7 +96,7 @@ func (p *Poller) sinkLimits() map[string]int {
 // come from the event's head, the address from the routing decision stored with it.
 func messageOf(q Queued) schema.Message {
 	ev := schema.Event{
-		SpecVersion: specVersion,
+		SpecVersion: schema.SpecVersion,
 		ID:          q.Head.EventID,
 		Source:      q.Head.Source,
 		Type:        schema.EventTypePrefix + string(q.Head.Op),

@@ -58,7 +58,7 @@ func (g *progress) callback(p *Poller, next func(done, total int)) func(done, to
 			rate := float64(done) / secs
 			ev = ev.Float64("pages_per_second", rate)
 			if rate > 0 && done < total {
-				ev = ev.Dur("eta", time.Duration(float64(total-done)/rate*float64(time.Second)).Round(time.Second))
+				ev = ev.Stringer("eta", time.Duration(float64(total-done)/rate*float64(time.Second)).Round(time.Second))
 			}
 		}
 		ev.Msg("listing tasks")

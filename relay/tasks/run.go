@@ -102,7 +102,7 @@ func (p *Poller) drainLoop(ctx context.Context, d *sinkDrain) {
 		p.drained(d, err)
 		if err != nil {
 			wait := bo.NextBackOff()
-			p.log.Warn().Err(err).Str("sink", d.name).Int("published", n).Dur("retry_in", wait).
+			p.log.Warn().Err(err).Str("sink", d.name).Int("published", n).Stringer("retry_in", wait).
 				Msg("sink drain failed: its messages stay queued, other sinks go on")
 			retry.Reset(wait)
 			continue
