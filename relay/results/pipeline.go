@@ -86,7 +86,7 @@ func (p *Pipeline) receive(stop context.Context, room <-chan struct{}, in chan<-
 				p.log.Warn().Err(err).Msg("receiving result messages failed; retrying")
 				lastErr = err.Error()
 			}
-			if sleep(stop, time.Second) != nil {
+			if schema.Sleep(stop, time.Second) != nil {
 				return
 			}
 			continue
@@ -177,14 +177,3 @@ func authReason(err error) string {
 	return fmt.Sprintf("reten rejected the key (%d): invalid, revoked or expired; it needs %s", status, perm)
 }
 
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}

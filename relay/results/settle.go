@@ -36,7 +36,7 @@ func (p *Pipeline) ackWithRetry(work context.Context, it *item) {
 			return
 		}
 		p.log.Debug().Err(err).Stringer("retry_in", wait).Msg("ack failed; retrying")
-		if sleep(work, wait) != nil {
+		if schema.Sleep(work, wait) != nil {
 			continue // one last try right away, then give up above
 		}
 		wait = min(2*wait, 2*time.Second)

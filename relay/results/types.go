@@ -34,7 +34,7 @@ func (p *Pipeline) loadTypes(ctx context.Context) error {
 			p.setHealth(false, "cannot read the tenant's result types: "+err.Error())
 			p.log.Warn().Err(err).Stringer("retry_in", wait).Msg("reading the tenant's result types failed")
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := schema.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}

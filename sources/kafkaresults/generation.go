@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/reten/reten-relay/schema"
 )
 
 // generation is one generation of the consumer group: the partitions it assigned us.
@@ -73,7 +75,7 @@ func (s *Source) readPartition(ctx context.Context, g *generation, p *partition,
 			}
 			<-p.slots
 			s.log.Warn().Err(err).Int("partition", p.id).Msg("kafka results: fetch failed; retrying")
-			if !sleep(ctx, time.Second) {
+			if schema.Sleep(ctx, time.Second) != nil {
 				return
 			}
 			continue
@@ -132,16 +134,4 @@ func (s *Source) commit(g *generation) bool {
 		g.parts[id].didCommit(mark)
 	}
 	return true
-}
-
-// sleep waits d or until ctx is done; it reports false when ctx ended it.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
