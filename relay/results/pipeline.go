@@ -176,4 +176,3 @@ func authReason(err error) string {
 	}
 	return fmt.Sprintf("reten rejected the key (%d): invalid, revoked or expired; it needs %s", status, perm)
 }
-
