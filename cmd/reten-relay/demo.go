@@ -202,6 +202,7 @@ type demoPrinter struct {
 	firstEvent                           time.Duration
 	events, accepted, already, dead, cyc int
 	quietEvents                          int
+	sinceCycle                           int // events since the last poll line
 	pushes                               int
 	pushedAt                             map[string]time.Time // activity id → when its push arrived
 }
@@ -220,6 +221,7 @@ func (p *demoPrinter) cycle(r tasks.CycleReport, err error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cyc++
+	p.sinceCycle = 0
 	if p.quietEvents > 0 {
 		fmt.Fprintf(p.w, "%s   … and %d more events\n", p.stamp(), p.quietEvents)
 		p.quietEvents = 0
@@ -240,7 +242,10 @@ func (p *demoPrinter) event(subject string, ev schema.Event) {
 	if p.events == 1 {
 		p.firstEvent = time.Since(p.start)
 	}
-	if p.quietEvents > 0 || (ev.Data.Op == schema.OpCreated && p.events > 5 && p.cyc == 0) {
+	// A burst (the first sync publishes every task) shows its first lines only; the
+	// next poll line says how many more there were.
+	p.sinceCycle++
+	if p.sinceCycle > 6 && ev.Data.Op != schema.OpDispatched {
 		p.quietEvents++
 		return
 	}
