@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/reten/reten-relay/relay/tasks"
 	"github.com/reten/reten-relay/schema"
 	"github.com/reten/reten-relay/sinks/embeddednats"
 	"github.com/reten/reten-relay/sinks/natsstate"
@@ -31,12 +30,12 @@ func BenchmarkStore_CommitAndAck(b *testing.B) {
 	}
 	var commit, ack time.Duration
 	for i := range b.N {
-		var c tasks.Commit
+		var c schema.StateCommit
 		for j := range 100 {
 			id := fmt.Sprintf("task-%d-%d", i, j)
-			c.Entries = append(c.Entries, tasks.EntryUpdate{ID: id, Entry: tasks.Entry{ChangeNo: 1}, Published: []byte(`{"id":"x","status":"PENDING"}`)})
-			c.Events = append(c.Events, tasks.OutboxEvent{Head: tasks.EventHead{TaskID: id, EventID: id, Op: schema.OpCreated},
-				Body: make([]byte, 1000), Targets: []tasks.QueuedTarget{{Sink: "nats"}}})
+			c.Entries = append(c.Entries, schema.TaskEntryUpdate{ID: id, Entry: schema.TaskEntry{ChangeNo: 1}, Published: []byte(`{"id":"x","status":"PENDING"}`)})
+			c.Events = append(c.Events, schema.OutboxEvent{Head: schema.EventHead{TaskID: id, EventID: id, Op: schema.OpCreated},
+				Body: make([]byte, 1000), Targets: []schema.QueuedTarget{{Sink: "nats"}}})
 		}
 		t0 := time.Now()
 		if err := s.Commit(ctx, c); err != nil {
@@ -47,7 +46,7 @@ func BenchmarkStore_CommitAndAck(b *testing.B) {
 		if err != nil || len(qs) != 100 {
 			b.Fatal(len(qs), err)
 		}
-		pos := make([]tasks.QueuePos, len(qs))
+		pos := make([]schema.QueuePos, len(qs))
 		for k, q := range qs {
 			pos[k] = q.Pos
 		}
@@ -78,9 +77,9 @@ func BenchmarkStore_LoadIndex(b *testing.B) {
 		b.Fatal(ok, err)
 	}
 	const n = 100_000
-	var c tasks.Commit
+	var c schema.StateCommit
 	for i := range n {
-		c.Entries = append(c.Entries, tasks.EntryUpdate{ID: fmt.Sprintf("%08x-0000-4000-8000-000000000000", i), Entry: tasks.Entry{ChangeNo: 1}, Published: []byte(`{"id":"x"}`)})
+		c.Entries = append(c.Entries, schema.TaskEntryUpdate{ID: fmt.Sprintf("%08x-0000-4000-8000-000000000000", i), Entry: schema.TaskEntry{ChangeNo: 1}, Published: []byte(`{"id":"x"}`)})
 	}
 	if err := s.Commit(ctx, c); err != nil {
 		b.Fatal(err)
@@ -88,7 +87,7 @@ func BenchmarkStore_LoadIndex(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		got := 0
-		if err := s.LoadIndex(ctx, func(string, tasks.Entry) { got++ }); err != nil || got != n {
+		if err := s.LoadIndex(ctx, func(string, schema.TaskEntry) { got++ }); err != nil || got != n {
 			b.Fatal(got, err)
 		}
 	}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/klauspost/compress/s2"
 
-	"github.com/reten/reten-relay/relay/tasks"
 	"github.com/reten/reten-relay/schema"
 )
 
@@ -112,7 +111,7 @@ const (
 	flagSuspect = 1 << 1
 )
 
-func encodeEntry(e tasks.Entry) []byte {
+func encodeEntry(e schema.TaskEntry) []byte {
 	b := make([]byte, entrySize)
 	b[0] = entryV2
 	binary.BigEndian.PutUint64(b[1:], e.RawHash)
@@ -128,11 +127,11 @@ func encodeEntry(e tasks.Entry) []byte {
 	return b
 }
 
-func decodeEntry(b []byte) (tasks.Entry, error) {
+func decodeEntry(b []byte) (schema.TaskEntry, error) {
 	if len(b) != entrySize || b[0] != entryV2 {
-		return tasks.Entry{}, ErrCorrupt
+		return schema.TaskEntry{}, ErrCorrupt
 	}
-	return tasks.Entry{
+	return schema.TaskEntry{
 		RawHash:   binary.BigEndian.Uint64(b[1:]),
 		Content:   binary.BigEndian.Uint64(b[9:]),
 		ChangeNo:  binary.BigEndian.Uint64(b[17:]),
@@ -157,7 +156,7 @@ func readBytes(b []byte) ([]byte, []byte, error) {
 
 // A queue record is one event's messages for one sink: the head, the targets (each with
 // its own body or none), and the event's body once when a target uses it.
-func encodeQueued(h tasks.EventHead, body []byte, targets []indexedTarget) []byte {
+func encodeQueued(h schema.EventHead, body []byte, targets []indexedTarget) []byte {
 	b := make([]byte, 0, 128+len(body))
 	for _, s := range []string{h.TaskID, h.EventID, string(h.Op), h.Source} {
 		b = appendString(b, s)
@@ -185,11 +184,11 @@ func encodeQueued(h tasks.EventHead, body []byte, targets []indexedTarget) []byt
 
 // indexedTarget is a target and its index among all of the event's targets.
 type indexedTarget struct {
-	tasks.QueuedTarget
+	schema.QueuedTarget
 	n uint16
 }
 
-func decodeQueued(sink string, seq uint64, v []byte) ([]tasks.Queued, error) {
+func decodeQueued(sink string, seq uint64, v []byte) ([]schema.Queued, error) {
 	b, err := unpackValue(v)
 	if err != nil {
 		return nil, err
@@ -200,13 +199,13 @@ func decodeQueued(sink string, seq uint64, v []byte) ([]tasks.Queued, error) {
 			return nil, err
 		}
 	}
-	head := tasks.EventHead{TaskID: string(f[0]), EventID: string(f[1]), Op: schema.Op(f[2]), Source: string(f[3])}
+	head := schema.EventHead{TaskID: string(f[0]), EventID: string(f[1]), Op: schema.Op(f[2]), Source: string(f[3])}
 	count, w := binary.Uvarint(b)
 	if w <= 0 || count > 1<<16 {
 		return nil, ErrCorrupt
 	}
 	b = b[w:]
-	out := make([]tasks.Queued, 0, count)
+	out := make([]schema.Queued, 0, count)
 	for range count {
 		n, w := binary.Uvarint(b)
 		if w <= 0 || n >= 1<<16 {
@@ -222,7 +221,7 @@ func decodeQueued(sink string, seq uint64, v []byte) ([]tasks.Queued, error) {
 		if len(b) == 0 {
 			return nil, ErrCorrupt
 		}
-		t := tasks.QueuedTarget{Route: string(s[0]), Sink: sink, Destination: string(s[1]), Key: string(s[2])}
+		t := schema.QueuedTarget{Route: string(s[0]), Sink: sink, Destination: string(s[1]), Key: string(s[2])}
 		own := b[0] == 1
 		b = b[1:]
 		if own {
@@ -230,7 +229,7 @@ func decodeQueued(sink string, seq uint64, v []byte) ([]tasks.Queued, error) {
 				return nil, err
 			}
 		}
-		out = append(out, tasks.Queued{Pos: tasks.QueuePos{Seq: seq, N: uint16(n)}, Head: head, Target: t, Body: t.Body})
+		out = append(out, schema.Queued{Pos: schema.QueuePos{Seq: seq, N: uint16(n)}, Head: head, Target: t, Body: t.Body})
 	}
 	for i := range out {
 		if out[i].Body == nil {
@@ -246,15 +245,15 @@ type metaJSON struct {
 	NextSeq     uint64 `json:"next_seq"`
 }
 
-func encodeMeta(m tasks.Meta, next uint64) []byte {
+func encodeMeta(m schema.StateMeta, next uint64) []byte {
 	b, _ := json.Marshal(metaJSON{Synced: m.Synced, GuardCycles: m.GuardCycles, NextSeq: next}) // cannot fail
 	return b
 }
 
-func decodeMeta(b []byte) (tasks.Meta, uint64, error) {
+func decodeMeta(b []byte) (schema.StateMeta, uint64, error) {
 	var m metaJSON
 	if err := json.Unmarshal(b, &m); err != nil {
-		return tasks.Meta{}, 0, fmt.Errorf("decode meta: %w: %w", ErrCorrupt, err)
+		return schema.StateMeta{}, 0, fmt.Errorf("decode meta: %w: %w", ErrCorrupt, err)
 	}
-	return tasks.Meta{Synced: m.Synced, GuardCycles: m.GuardCycles}, m.NextSeq, nil
+	return schema.StateMeta{Synced: m.Synced, GuardCycles: m.GuardCycles}, m.NextSeq, nil
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 
-	"github.com/reten/reten-relay/relay/tasks"
+	"github.com/reten/reten-relay/schema"
 )
 
 // Batch limits. nats-server accepts atomic batches of up to 1000 messages by default
@@ -33,7 +33,7 @@ type unit struct {
 	bytes int
 	// events of the unit; their outbox records are made when the unit is placed, so the
 	// sequences follow the order in which records reach the stream.
-	events []tasks.OutboxEvent
+	events []schema.OutboxEvent
 }
 
 // Commit writes c as JetStream atomic batches, each fenced by the lease (see Lease). One
@@ -47,7 +47,7 @@ type unit struct {
 // event ids from the same change numbers; nothing is lost and nothing gets a second id.
 // The meta (sync flag, delete-guard count) only changes once everything else is stored.
 // Outbox sequences are assigned here, in the order the records are written.
-func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
+func (s *Store) Commit(ctx context.Context, c schema.StateCommit) error {
 	if err := s.ensureSeq(ctx); err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 }
 
 // units groups c's writes by task, in c's order (entries sorted by id), then the drops.
-func (s *Store) units(c tasks.Commit) []*unit {
+func (s *Store) units(c schema.StateCommit) []*unit {
 	byID := make(map[string]*unit, len(c.Entries))
 	var out []*unit
 	get := func(id string) *unit {
@@ -153,7 +153,7 @@ type queuedRec struct {
 
 // queueRecords gives each event the next outbox sequence and makes one record per sink
 // it goes to.
-func (s *Store) queueRecords(events []tasks.OutboxEvent) []queuedRec {
+func (s *Store) queueRecords(events []schema.OutboxEvent) []queuedRec {
 	var out []queuedRec
 	for _, ev := range events {
 		s.mu.Lock()

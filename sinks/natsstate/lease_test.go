@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/reten/reten-relay/relay/relaytest"
-	"github.com/reten/reten-relay/relay/tasks"
 	"github.com/reten/reten-relay/schema"
 	"github.com/reten/reten-relay/sinks/natsstate"
 )
@@ -63,10 +62,10 @@ func TestStore_AStaleHoldersCommitFailsWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := holder(t, url, "b")
-	err := a.Commit(ctx, tasks.Commit{
-		Entries: []tasks.EntryUpdate{{ID: "x", Entry: tasks.Entry{ChangeNo: 1}, Published: []byte(`{}`)}},
-		Events:  []tasks.OutboxEvent{{Head: tasks.EventHead{TaskID: "x", EventID: "stale", Op: schema.OpCreated}, Body: []byte(`{}`), Targets: []tasks.QueuedTarget{{Sink: "nats"}}}},
-		Meta:    tasks.Meta{Synced: true},
+	err := a.Commit(ctx, schema.StateCommit{
+		Entries: []schema.TaskEntryUpdate{{ID: "x", Entry: schema.TaskEntry{ChangeNo: 1}, Published: []byte(`{}`)}},
+		Events:  []schema.OutboxEvent{{Head: schema.EventHead{TaskID: "x", EventID: "stale", Op: schema.OpCreated}, Body: []byte(`{}`), Targets: []schema.QueuedTarget{{Sink: "nats"}}}},
+		Meta:    schema.StateMeta{Synced: true},
 	})
 	if !errors.Is(err, natsstate.ErrNotHolder) || !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 		t.Fatalf("stale commit: %v, want ErrNotHolder and ErrKeyRevisionMismatch", err)
@@ -94,18 +93,18 @@ func TestStore_ALargeCommitGoesInSelfConsistentBatches(t *testing.T) {
 	s := holder(t, url, "a")
 	const n = 2500                                                                  // three entries/records per task: several batches
 	big := bytes.Repeat([]byte(`{"k":"a long and very repetitive value"},`), 40000) // 1.6 MB, compresses
-	var c tasks.Commit
+	var c schema.StateCommit
 	for i := range n {
 		id := fmt.Sprintf("task-%05d", i)
 		pub := []byte(fmt.Sprintf(`{"id":%q}`, id))
 		if i == 7 {
 			pub = big
 		}
-		c.Entries = append(c.Entries, tasks.EntryUpdate{ID: id, Entry: tasks.Entry{ChangeNo: 1}, Published: pub})
-		c.Events = append(c.Events, tasks.OutboxEvent{Head: tasks.EventHead{TaskID: id, EventID: "e" + id, Op: schema.OpCreated},
-			Body: pub[:min(len(pub), 100)], Targets: []tasks.QueuedTarget{{Sink: "nats"}}})
+		c.Entries = append(c.Entries, schema.TaskEntryUpdate{ID: id, Entry: schema.TaskEntry{ChangeNo: 1}, Published: pub})
+		c.Events = append(c.Events, schema.OutboxEvent{Head: schema.EventHead{TaskID: id, EventID: "e" + id, Op: schema.OpCreated},
+			Body: pub[:min(len(pub), 100)], Targets: []schema.QueuedTarget{{Sink: "nats"}}})
 	}
-	c.Meta = tasks.Meta{Synced: true}
+	c.Meta = schema.StateMeta{Synced: true}
 	if err := s.Commit(ctx, c); err != nil {
 		t.Fatalf("commit: %v", err)
 	}
@@ -116,8 +115,8 @@ func TestStore_ALargeCommitGoesInSelfConsistentBatches(t *testing.T) {
 	if err != nil || !bytes.Equal(pub["task-00007"], big) || string(pub["task-02499"]) != `{"id":"task-02499"}` {
 		t.Fatalf("published: %d bytes, %q, %v", len(pub["task-00007"]), pub["task-02499"], err)
 	}
-	var all []tasks.Queued
-	var after *tasks.QueuePos
+	var all []schema.Queued
+	var after *schema.QueuePos
 	for {
 		qs, err := s.Outbox(ctx, "nats", after, 1000)
 		if err != nil {
@@ -148,7 +147,7 @@ func TestStore_AnExistingBucketIsUsedAsItIs(t *testing.T) {
 	}
 	s := holder(t, url, "a")
 	for i := range 3 {
-		if err := s.Commit(ctx, tasks.Commit{Entries: []tasks.EntryUpdate{{ID: "x", Entry: tasks.Entry{ChangeNo: uint64(i + 1)}}}}); err != nil {
+		if err := s.Commit(ctx, schema.StateCommit{Entries: []schema.TaskEntryUpdate{{ID: "x", Entry: schema.TaskEntry{ChangeNo: uint64(i + 1)}}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -189,7 +188,7 @@ func TestLease_ABucketWithoutTTLsStillHandsOver(t *testing.T) {
 		ok, err := b.Lease().TryAcquire(ctx)
 		return ok && err == nil
 	})
-	if err := a.Commit(ctx, tasks.Commit{Meta: tasks.Meta{Synced: true}}); !errors.Is(err, natsstate.ErrNotHolder) {
+	if err := a.Commit(ctx, schema.StateCommit{Meta: schema.StateMeta{Synced: true}}); !errors.Is(err, natsstate.ErrNotHolder) {
 		t.Fatalf("a's commit after b took over: %v", err)
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/reten/reten-relay/relay/tasks"
+	"github.com/reten/reten-relay/schema"
 )
 
 // Read sizes: entries are tiny, so a pull holds many; multi-subject gets are capped at
@@ -23,7 +23,7 @@ const (
 // value of each entry key through an ordered consumer (four times faster than batched
 // direct gets for 100,000 entries), so a bucket with a longer history (an operator's
 // choice) reads the same.
-func (s *Store) LoadIndex(ctx context.Context, fn func(id string, e tasks.Entry)) error {
+func (s *Store) LoadIndex(ctx context.Context, fn func(id string, e schema.TaskEntry)) error {
 	cons, err := s.str.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects:    []string{s.subject(keyEntry + ">")},
 		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
@@ -124,22 +124,22 @@ func (s *Store) LoadPublished(ctx context.Context, ids []string) (map[string][]b
 
 // LoadMeta returns the bookkeeping of the last Commit, or zero Meta. It also fixes the
 // next outbox sequence: after every sequence the meta or the queues have seen.
-func (s *Store) LoadMeta(ctx context.Context) (tasks.Meta, error) {
-	var meta tasks.Meta
+func (s *Store) LoadMeta(ctx context.Context) (schema.StateMeta, error) {
+	var meta schema.StateMeta
 	var next uint64
 	e, err := s.kv.Get(ctx, keyMeta)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 	case err != nil:
-		return tasks.Meta{}, fmt.Errorf("read state meta: %w", err)
+		return schema.StateMeta{}, fmt.Errorf("read state meta: %w", err)
 	default:
 		if meta, next, err = decodeMeta(e.Value()); err != nil {
-			return tasks.Meta{}, err
+			return schema.StateMeta{}, err
 		}
 	}
 	maxSeq, err := s.maxQueued(ctx)
 	if err != nil {
-		return tasks.Meta{}, err
+		return schema.StateMeta{}, err
 	}
 	s.mu.Lock()
 	s.nextSeq = max(next, maxSeq+1, 1)

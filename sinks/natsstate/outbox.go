@@ -11,7 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/reten/reten-relay/relay/tasks"
+	"github.com/reten/reten-relay/schema"
 )
 
 // ackWorkers is how many outbox records are purged one by one at once.
@@ -19,7 +19,7 @@ const ackWorkers = 32
 
 // Outbox returns up to limit messages queued for sink after position after, in order. Only
 // the lease holder may read it: a relay that lost the lease must not publish.
-func (s *Store) Outbox(ctx context.Context, sink string, after *tasks.QueuePos, limit int) ([]tasks.Queued, error) {
+func (s *Store) Outbox(ctx context.Context, sink string, after *schema.QueuePos, limit int) ([]schema.Queued, error) {
 	if !s.lease.Holding() {
 		return nil, fmt.Errorf("read outbox of sink %s: %w", sink, ErrNotHolder)
 	}
@@ -32,7 +32,7 @@ func (s *Store) Outbox(ctx context.Context, sink string, after *tasks.QueuePos, 
 	}
 	contiguous := from <= s.scanned[sink]+1
 	s.mu.Unlock()
-	var out []tasks.Queued
+	var out []schema.Queued
 	var last uint64 // the last stream sequence looked at
 	err := s.scan(ctx, s.subject(keyQueue+sink+".>"), from, max(limit, 16), func(m storedMsg) (bool, error) {
 		last = m.seq
@@ -97,7 +97,7 @@ func (s *Store) note(sink string, seq, streamSeq uint64, n int) map[uint16]bool 
 // buckets deny deleting a message by sequence.) Messages of a record that are only partly
 // confirmed are remembered in memory: after a restart or a take-over they are published
 // again, with the same ids.
-func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) error {
+func (s *Store) Ack(ctx context.Context, sink string, pos []schema.QueuePos) error {
 	if len(pos) == 0 {
 		return nil
 	}
@@ -123,7 +123,7 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 // markAcked records pos as confirmed and decides how the records now fully confirmed
 // go: those below every record still queued (and within what the store knows completely)
 // by purging the stream below upTo (0: none), the others by key.
-func (s *Store) markAcked(sink string, pos []tasks.QueuePos) (upTo uint64, keys []string) {
+func (s *Store) markAcked(sink string, pos []schema.QueuePos) (upTo uint64, keys []string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	q := s.queued[sink]
@@ -165,7 +165,7 @@ func (s *Store) markAcked(sink string, pos []tasks.QueuePos) (upTo uint64, keys 
 
 // knowAll makes sure the store knows where the records of pos are, reading the sink's
 // queue when one is missing (Ack without Outbox in this process: rare).
-func (s *Store) knowAll(ctx context.Context, sink string, pos []tasks.QueuePos) error {
+func (s *Store) knowAll(ctx context.Context, sink string, pos []schema.QueuePos) error {
 	s.mu.Lock()
 	missing := false
 	for _, p := range pos {

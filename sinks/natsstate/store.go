@@ -1,6 +1,6 @@
 // Package natsstate keeps the tasks pipeline's state in a JetStream KeyValue bucket, so
 // several relays can share it, and elects the one relay that polls with a lease key in the
-// same bucket. *Store satisfies tasks.StateStore with the guarantees of the bbolt store
+// same bucket. *Store satisfies relay/tasks.StateStore with the guarantees of the bbolt store
 // (relay/state): a cycle's snapshot and outbox are stored before anything is published,
 // re-publishes carry the same ids, and a confirmed message leaves the outbox.
 //
@@ -28,8 +28,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
-
-	"github.com/reten/reten-relay/relay/tasks"
 )
 
 // Config configures a Store.
@@ -85,8 +83,6 @@ type qinfo struct {
 	n         int
 	acked     map[uint16]bool
 }
-
-var _ tasks.StateStore = (*Store)(nil)
 
 // Open binds to cfg.Bucket on nc, creating it when missing (an existing bucket's history,
 // replicas and storage are used as they are and never changed). ctx bounds the set-up.

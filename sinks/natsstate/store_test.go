@@ -44,10 +44,10 @@ func holder(t *testing.T, url, replica string) *natsstate.Store {
 	return s
 }
 
-func index(t *testing.T, s *natsstate.Store) map[string]tasks.Entry {
+func index(t *testing.T, s *natsstate.Store) map[string]schema.TaskEntry {
 	t.Helper()
-	m := map[string]tasks.Entry{}
-	if err := s.LoadIndex(context.Background(), func(id string, e tasks.Entry) { m[id] = e }); err != nil {
+	m := map[string]schema.TaskEntry{}
+	if err := s.LoadIndex(context.Background(), func(id string, e schema.TaskEntry) { m[id] = e }); err != nil {
 		t.Fatalf("load index: %v", err)
 	}
 	return m
@@ -57,16 +57,16 @@ func TestStore_CommitIsReadByAnotherReplica(t *testing.T) {
 	ctx := context.Background()
 	n := relaytest.StartNATS(t)
 	s := holder(t, n.URL(), "a")
-	live := tasks.Entry{RawHash: 7, Content: 12, ChangeNo: 3, Suspect: true}
-	gone := tasks.Entry{ChangeNo: 9, Deleted: true, DeletedAt: 1700000000}
+	live := schema.TaskEntry{RawHash: 7, Content: 12, ChangeNo: 3, Suspect: true}
+	gone := schema.TaskEntry{ChangeNo: 9, Deleted: true, DeletedAt: 1700000000}
 	odd := "task id/with spaces.and dots" // not a KV key token as it is
-	err := s.Commit(ctx, tasks.Commit{
-		Entries: []tasks.EntryUpdate{{ID: "a", Entry: live, Published: []byte(`{"id":"a"}`)}, {ID: "b", Entry: gone}, {ID: odd, Entry: live, Published: []byte(`{}`)}},
-		Events: []tasks.OutboxEvent{{
-			Head: tasks.EventHead{TaskID: "a", EventID: "e1", Op: schema.OpUpdated, Source: "src"}, Body: []byte(`{"x":1}`),
-			Targets: []tasks.QueuedTarget{{Route: "r", Sink: "nats", Destination: "d", Key: "k"}},
+	err := s.Commit(ctx, schema.StateCommit{
+		Entries: []schema.TaskEntryUpdate{{ID: "a", Entry: live, Published: []byte(`{"id":"a"}`)}, {ID: "b", Entry: gone}, {ID: odd, Entry: live, Published: []byte(`{}`)}},
+		Events: []schema.OutboxEvent{{
+			Head: schema.EventHead{TaskID: "a", EventID: "e1", Op: schema.OpUpdated, Source: "src"}, Body: []byte(`{"x":1}`),
+			Targets: []schema.QueuedTarget{{Route: "r", Sink: "nats", Destination: "d", Key: "k"}},
 		}},
-		Meta: tasks.Meta{Synced: true, GuardCycles: 2},
+		Meta: schema.StateMeta{Synced: true, GuardCycles: 2},
 	})
 	if err != nil {
 		t.Fatalf("commit: %v", err)
@@ -79,7 +79,7 @@ func TestStore_CommitIsReadByAnotherReplica(t *testing.T) {
 	if err != nil || string(pub["a"]) != `{"id":"a"}` || string(pub[odd]) != `{}` || len(pub) != 2 {
 		t.Fatalf("published = %q, %v", pub, err)
 	}
-	if m, err := other.LoadMeta(ctx); err != nil || m != (tasks.Meta{Synced: true, GuardCycles: 2}) {
+	if m, err := other.LoadMeta(ctx); err != nil || m != (schema.StateMeta{Synced: true, GuardCycles: 2}) {
 		t.Fatalf("meta = %+v, %v", m, err)
 	}
 	if _, err := other.Outbox(ctx, "nats", nil, 10); !errors.Is(err, natsstate.ErrNotHolder) {
@@ -89,7 +89,7 @@ func TestStore_CommitIsReadByAnotherReplica(t *testing.T) {
 		t.Fatalf("pending = %v, %v", p, err)
 	}
 	out, err := s.Outbox(ctx, "nats", nil, 10)
-	if err != nil || len(out) != 1 || out[0].Head != (tasks.EventHead{TaskID: "a", EventID: "e1", Op: schema.OpUpdated, Source: "src"}) ||
+	if err != nil || len(out) != 1 || out[0].Head != (schema.EventHead{TaskID: "a", EventID: "e1", Op: schema.OpUpdated, Source: "src"}) ||
 		string(out[0].Body) != `{"x":1}` || out[0].Pos.Seq == 0 || out[0].Target.Route != "r" || out[0].Target.Destination != "d" ||
 		out[0].Target.Key != "k" || out[0].Target.Body != nil {
 		t.Fatalf("outbox = %+v, %v", out, err)
@@ -101,18 +101,18 @@ func TestStore_QueuesPerSinkAreOrderedAndAckRemoves(t *testing.T) {
 	url := relaytest.StartNATS(t).URL()
 	s := holder(t, url, "a")
 	for _, batch := range [][]string{{"1", "2", "3"}, {"4", "5"}} {
-		var evs []tasks.OutboxEvent
+		var evs []schema.OutboxEvent
 		for _, id := range batch {
-			evs = append(evs, tasks.OutboxEvent{
-				Head: tasks.EventHead{TaskID: "t", EventID: id, Op: schema.OpCreated}, Body: []byte(id),
-				Targets: []tasks.QueuedTarget{{Sink: "nats", Destination: "n"}, {Sink: "kafka", Destination: "k", Body: []byte("trim" + id)}, {Sink: "nats", Destination: "m"}},
+			evs = append(evs, schema.OutboxEvent{
+				Head: schema.EventHead{TaskID: "t", EventID: id, Op: schema.OpCreated}, Body: []byte(id),
+				Targets: []schema.QueuedTarget{{Sink: "nats", Destination: "n"}, {Sink: "kafka", Destination: "k", Body: []byte("trim" + id)}, {Sink: "nats", Destination: "m"}},
 			})
 		}
-		if err := s.Commit(ctx, tasks.Commit{Events: evs}); err != nil {
+		if err := s.Commit(ctx, schema.StateCommit{Events: evs}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	ids := func(qs []tasks.Queued) (s string) {
+	ids := func(qs []schema.Queued) (s string) {
 		for _, q := range qs {
 			s += string(q.Body)
 		}
@@ -125,7 +125,7 @@ func TestStore_QueuesPerSinkAreOrderedAndAckRemoves(t *testing.T) {
 	if next, _ := s.Outbox(ctx, "nats", &first[2].Pos, 10); ids(next) != "2334455" {
 		t.Fatalf("after the first three = %q", ids(next))
 	}
-	if err := s.Ack(ctx, "nats", []tasks.QueuePos{first[0].Pos, first[1].Pos, first[2].Pos, first[0].Pos}); err != nil {
+	if err := s.Ack(ctx, "nats", []schema.QueuePos{first[0].Pos, first[1].Pos, first[2].Pos, first[0].Pos}); err != nil {
 		t.Fatalf("ack: %v", err)
 	}
 	if rest, _ := s.Outbox(ctx, "nats", nil, 10); ids(rest) != "2334455" {
@@ -138,7 +138,7 @@ func TestStore_QueuesPerSinkAreOrderedAndAckRemoves(t *testing.T) {
 	if n, err := s.Pending(ctx); err != nil || n["nats"] != 8 || n["kafka"] != 5 {
 		t.Fatalf("pending = %v, %v (event 1's record is gone, event 2's is half acked)", n, err)
 	}
-	var all []tasks.QueuePos
+	var all []schema.QueuePos
 	for _, q := range k {
 		all = append(all, q.Pos)
 	}
@@ -157,3 +157,6 @@ func TestStore_QueuesPerSinkAreOrderedAndAckRemoves(t *testing.T) {
 		t.Fatalf("new holder's nats queue = %q", ids(rest))
 	}
 }
+
+// The KV store is a tasks.StateStore (asserted here: sinks import only schema).
+var _ tasks.StateStore = (*natsstate.Store)(nil)
