@@ -1,5 +1,10 @@
 package schema
 
+import (
+	"encoding/binary"
+	"errors"
+)
+
 // The tasks pipeline's state types (relay/tasks.StateStore): they live here so that a
 // store outside relay (sinks/natsstate, on JetStream KV) implements the interface without
 // importing relay, as the layering requires (sinks and sources import schema only).
@@ -112,4 +117,60 @@ type Queued struct {
 	Head   EventHead
 	Target QueuedTarget
 	Body   []byte
+}
+
+// ErrBadEntry means bytes are not an encoded TaskEntry of any known layout.
+var ErrBadEntry = errors.New("not an encoded snapshot entry")
+
+// Encoded snapshot entries are fixed-size binary behind a leading version byte, so the
+// layout can change: v1 (raw hash, 32-byte content hash, change number, flags), v2 (raw
+// hash, 8-byte content fingerprint, change number, flags, deleted-at). Every store writes v2.
+const (
+	entryV1Size = 1 + 8 + 32 + 8 + 1
+	entryV2Size = 1 + 8 + 8 + 8 + 1 + 8
+	flagDeleted = 1 << 0
+	flagSuspect = 1 << 1
+	entryV1     = 1
+	entryV2     = 2
+)
+
+// AppendEntry appends e's encoding (v2) to b; every state store stores entries this way.
+func AppendEntry(b []byte, e TaskEntry) []byte {
+	var flags byte
+	if e.Deleted {
+		flags |= flagDeleted
+	}
+	if e.Suspect {
+		flags |= flagSuspect
+	}
+	b = append(b, entryV2)
+	b = binary.BigEndian.AppendUint64(b, e.RawHash)
+	b = binary.BigEndian.AppendUint64(b, e.Content)
+	b = binary.BigEndian.AppendUint64(b, e.ChangeNo)
+	b = append(b, flags)
+	return binary.BigEndian.AppendUint64(b, uint64(e.DeletedAt))
+}
+
+// DecodeEntry reads an entry AppendEntry wrote (or the older v1 layout).
+func DecodeEntry(b []byte) (TaskEntry, error) {
+	var e TaskEntry
+	switch {
+	case len(b) == entryV2Size && b[0] == entryV2:
+		e.RawHash = binary.BigEndian.Uint64(b[1:])
+		e.Content = binary.BigEndian.Uint64(b[9:])
+		e.ChangeNo = binary.BigEndian.Uint64(b[17:])
+		e.Deleted = b[25]&flagDeleted != 0
+		e.Suspect = b[25]&flagSuspect != 0
+		e.DeletedAt = int64(binary.BigEndian.Uint64(b[26:]))
+	case len(b) == entryV1Size && b[0] == entryV1:
+		// The fingerprint is the first 8 bytes of the SHA-256 v1 kept whole.
+		e.RawHash = binary.BigEndian.Uint64(b[1:])
+		e.Content = binary.BigEndian.Uint64(b[9:])
+		e.ChangeNo = binary.BigEndian.Uint64(b[41:])
+		e.Deleted = b[49]&flagDeleted != 0
+		e.Suspect = b[49]&flagSuspect != 0
+	default:
+		return TaskEntry{}, ErrBadEntry
+	}
+	return e, nil
 }

@@ -9,53 +9,12 @@ import (
 	"github.com/reten/reten-relay/schema"
 )
 
-// Snapshot entries are fixed-size binary behind a leading version byte, so the layout can
-// change: v1 (raw hash, 32-byte content hash, change number, flags), v2 (raw hash, 8-byte
-// content fingerprint, change number, flags, deleted-at).
-const (
-	entryV1Size = 1 + 8 + 32 + 8 + 1
-	entryV2Size = 1 + 8 + 8 + 8 + 1 + 8
-	flagDeleted = 1 << 0
-	flagSuspect = 1 << 1
-	entryV1     = 1
-	entryV2     = 2
-)
-
-func encodeEntry(e tasks.Entry) []byte {
-	b := make([]byte, entryV2Size)
-	b[0] = entryV2
-	binary.BigEndian.PutUint64(b[1:], e.RawHash)
-	binary.BigEndian.PutUint64(b[9:], e.Content)
-	binary.BigEndian.PutUint64(b[17:], e.ChangeNo)
-	if e.Deleted {
-		b[25] |= flagDeleted
-	}
-	if e.Suspect {
-		b[25] |= flagSuspect
-	}
-	binary.BigEndian.PutUint64(b[26:], uint64(e.DeletedAt))
-	return b
-}
+func encodeEntry(e tasks.Entry) []byte { return schema.AppendEntry(nil, e) }
 
 func decodeEntry(b []byte) (tasks.Entry, error) {
-	var e tasks.Entry
-	switch {
-	case len(b) == entryV2Size && b[0] == entryV2:
-		e.RawHash = binary.BigEndian.Uint64(b[1:])
-		e.Content = binary.BigEndian.Uint64(b[9:])
-		e.ChangeNo = binary.BigEndian.Uint64(b[17:])
-		e.Deleted = b[25]&flagDeleted != 0
-		e.Suspect = b[25]&flagSuspect != 0
-		e.DeletedAt = int64(binary.BigEndian.Uint64(b[26:]))
-	case len(b) == entryV1Size && b[0] == entryV1:
-		// The fingerprint is the first 8 bytes of the SHA-256 v1 kept whole.
-		e.RawHash = binary.BigEndian.Uint64(b[1:])
-		e.Content = binary.BigEndian.Uint64(b[9:])
-		e.ChangeNo = binary.BigEndian.Uint64(b[41:])
-		e.Deleted = b[49]&flagDeleted != 0
-		e.Suspect = b[49]&flagSuspect != 0
-	default:
-		return tasks.Entry{}, ErrCorrupt
+	e, err := schema.DecodeEntry(b)
+	if err != nil {
+		return tasks.Entry{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
 	return e, nil
 }

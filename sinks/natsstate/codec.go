@@ -103,42 +103,14 @@ func unpackValue(b []byte) ([]byte, error) {
 	return nil, ErrCorrupt
 }
 
-// Snapshot entries: the layout of relay/state's v2 entries.
-const (
-	entryV2     = 2
-	entrySize   = 1 + 8 + 8 + 8 + 1 + 8
-	flagDeleted = 1 << 0
-	flagSuspect = 1 << 1
-)
-
-func encodeEntry(e schema.TaskEntry) []byte {
-	b := make([]byte, entrySize)
-	b[0] = entryV2
-	binary.BigEndian.PutUint64(b[1:], e.RawHash)
-	binary.BigEndian.PutUint64(b[9:], e.Content)
-	binary.BigEndian.PutUint64(b[17:], e.ChangeNo)
-	if e.Deleted {
-		b[25] |= flagDeleted
-	}
-	if e.Suspect {
-		b[25] |= flagSuspect
-	}
-	binary.BigEndian.PutUint64(b[26:], uint64(e.DeletedAt))
-	return b
-}
+func encodeEntry(e schema.TaskEntry) []byte { return schema.AppendEntry(nil, e) }
 
 func decodeEntry(b []byte) (schema.TaskEntry, error) {
-	if len(b) != entrySize || b[0] != entryV2 {
-		return schema.TaskEntry{}, ErrCorrupt
+	e, err := schema.DecodeEntry(b)
+	if err != nil {
+		return schema.TaskEntry{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	return schema.TaskEntry{
-		RawHash:   binary.BigEndian.Uint64(b[1:]),
-		Content:   binary.BigEndian.Uint64(b[9:]),
-		ChangeNo:  binary.BigEndian.Uint64(b[17:]),
-		Deleted:   b[25]&flagDeleted != 0,
-		Suspect:   b[25]&flagSuspect != 0,
-		DeletedAt: int64(binary.BigEndian.Uint64(b[26:])),
-	}, nil
+	return e, nil
 }
 
 func appendString(b []byte, s string) []byte {
