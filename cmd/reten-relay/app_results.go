@@ -63,6 +63,7 @@ func (a *app) buildResults(ctx context.Context, cfg *config.Config, opts appOpti
 		OnConflict:            rc.OnConflict,
 		AuthProbeInterval:     rc.AuthProbeInterval,
 		ResultTypesRefresh:    rc.ResultTypesRefresh,
+		StallAfter:            rc.StallAfter,
 		Logger:                log,
 		Metrics:               a.metrics,
 		Health:                a.health,

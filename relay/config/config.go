@@ -203,6 +203,9 @@ type ResultsConfig struct {
 	// relay took (and, say, crashed with); used when the relay creates the durable.
 	// Default: 30s.
 	AckWait time.Duration `yaml:"ack_wait"`
+	// StallAfter: while results keep arriving and none settles for this long (Reten failing
+	// every POST), /readyz turns red with the reason. Default: 5m.
+	StallAfter time.Duration `yaml:"stall_after"`
 }
 
 // BackoffConfig is an exponential backoff with jitter.
@@ -276,7 +279,7 @@ func DefaultResults() *ResultsConfig {
 		Source: SinkNATS, Subject: "reten.results.>", Stream: "RETEN_RESULTS",
 		Durable: "reten-relay", Group: "reten-relay", Concurrency: 8, OnConflict: "ack",
 		Backoff:           BackoffConfig{Initial: 500 * time.Millisecond, Max: time.Minute, MaxElapsed: 24 * time.Hour},
-		AuthProbeInterval: 30 * time.Second, ResultTypesRefresh: 10 * time.Minute, AckWait: 30 * time.Second,
+		AuthProbeInterval: 30 * time.Second, ResultTypesRefresh: 10 * time.Minute, AckWait: 30 * time.Second, StallAfter: 5 * time.Minute,
 	}
 }
 

@@ -90,7 +90,7 @@ func TestLoad_DecodesEveryKey(t *testing.T) {
 			Durable: "reten-relay", Topic: "reten-results", Group: "relay", Concurrency: 64,
 			DeadLetter: "reten-results-dlq", Outcomes: "reten-outcomes", OnConflict: "dead_letter",
 			Backoff:           config.BackoffConfig{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond, MaxElapsed: time.Hour},
-			AuthProbeInterval: time.Second, ResultTypesRefresh: time.Minute, AckWait: 45 * time.Second},
+			AuthProbeInterval: time.Second, ResultTypesRefresh: time.Minute, AckWait: 45 * time.Second, StallAfter: 2 * time.Minute},
 		HTTP: config.HTTPConfig{Listen: ":9090"},
 		Log:  config.LogConfig{Level: "debug", Format: "json"},
 	}

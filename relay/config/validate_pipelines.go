@@ -211,6 +211,7 @@ func (c *Config) validateResults(v *validator) {
 	v.positive("results.auth_probe_interval", r.AuthProbeInterval)
 	v.positive("results.result_types_refresh", r.ResultTypesRefresh)
 	v.positive("results.ack_wait", r.AckWait)
+	v.positive("results.stall_after", r.StallAfter)
 }
 
 // validateResultOutput checks dead_letter and outcomes: a subject (or topic) of the
