@@ -85,7 +85,8 @@ func (d *dlqCmd) open(name, path string) (code int, ok bool) {
 		}
 		url = fmt.Sprintf("nats://%s:%d", cfg.NATS.EmbeddedHost, cfg.NATS.EmbeddedPort)
 	}
-	nc, err := nats.Connect(url, append([]nats.Option{nats.Name(cfg.NATS.Name + "-dlq")}, sec.natsOpts...)...)
+	// A TLS handshake on a loaded machine can take longer than nats.go's 2s default.
+	nc, err := nats.Connect(url, append([]nats.Option{nats.Name(cfg.NATS.Name + "-dlq"), nats.Timeout(10 * time.Second)}, sec.natsOpts...)...)
 	if err != nil {
 		fmt.Fprintf(d.stderr, "%s: %v\n", name, explainNATS(redactURL(url), cfg.NATS.NATSAuth(), err))
 		if cfg.NATS.Embedded() {

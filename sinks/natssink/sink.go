@@ -7,6 +7,8 @@
 package natssink
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
@@ -95,6 +97,9 @@ func New(_ context.Context, cfg Config, opts ...Option) (*Sink, error) {
 func (s *Sink) connect(extra ...nats.Option) (*nats.Conn, error) {
 	nc, err := nats.Connect(s.cfg.URL, append([]nats.Option{
 		nats.Name(s.cfg.Name),
+		// nats.go's 2s dial timeout includes the TLS handshake, which a loaded machine can
+		// exceed; a broker that is not there still fails at once (connection refused).
+		nats.Timeout(5 * time.Second),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(s.cfg.ReconnectWait),
 		nats.ReconnectBufSize(-1),
