@@ -7,14 +7,13 @@
 package natssink
 
 import (
-	"time"
-
 	"context"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
