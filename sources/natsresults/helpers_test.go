@@ -32,7 +32,7 @@ func setup(t *testing.T) (*relaytest.NATS, *nats.Conn, jetstream.JetStream, cont
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return n, nc, js, ctx
 }
@@ -59,7 +59,7 @@ func publish(t *testing.T, ctx context.Context, js jetstream.JetStream, subject,
 
 func receive(t *testing.T, ctx context.Context, s *natsresults.Source) schema.Received {
 	t.Helper()
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	m, err := s.Receive(rctx)
 	if err != nil {
