@@ -203,7 +203,7 @@ func TestDispatch_ABrokerDownAnswers503AndRetenRetryLandsTheActivity(t *testing.
 	p := newPushEnv(t, "")
 	cycle(t, p.a)
 	sub := p.subscribe()
-	d := p.sim.StartDispatch(retensim.DispatchConfig{URL: strings.TrimSuffix(p.url, "/activities"), APIKey: pushKey, Every: 3 * time.Second, MaxAttempts: 3})
+	d := p.sim.StartDispatch(retensim.DispatchConfig{URL: strings.TrimSuffix(p.url, "/activities"), APIKey: pushKey, Every: 4 * time.Second, MaxAttempts: 3})
 	t.Cleanup(d.Stop)
 
 	p.nats.Stop()
