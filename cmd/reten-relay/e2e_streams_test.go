@@ -240,7 +240,7 @@ func TestE2E_Streams_AServerThatLostItsStoreGetsItsStreamsBackAndNothingIsLost(t
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	a, err := build(ctx, cfg, zerolog.Nop(), appOptions{})
 	if err != nil {
@@ -268,7 +268,9 @@ func TestE2E_Streams_AServerThatLostItsStoreGetsItsStreamsBackAndNothingIsLost(t
 	e.sim.DeleteTask(tasks[11].ID)
 	e.nats.Start()
 
-	relaytest.WaitFor(t, e2eWait, "the changes in the re-created RETEN_TASKS", func() bool {
+	// The relay reconnects, re-creates the streams and retries its queues with backoff: on a
+	// loaded machine that takes longer than the other waits.
+	relaytest.WaitFor(t, 3*e2eWait, "the changes in the re-created RETEN_TASKS", func() bool {
 		return streamCount(ctx, js, "RETEN_TASKS", "reten.tasks.>") == 5+3+2
 	})
 	apply(set, streamEvents(t, js, "RETEN_TASKS"))
