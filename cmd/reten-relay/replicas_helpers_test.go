@@ -139,7 +139,7 @@ func (rs *replicas) takeOver(old string, from time.Time) (string, time.Duration)
 func (rs *replicas) converge() {
 	rs.t.Helper()
 	rs.stopChurn()
-	relaytest.WaitFor(rs.t, e2eWait, "the subscriber's task set to equal the simulator's", func() bool {
+	relaytest.WaitFor(rs.t, 3*e2eWait, "the subscriber's task set to equal the simulator's", func() bool {
 		return sameTaskSets(rs.t, rs.sub.taskSet(), simSet(rs.t, rs.sim))
 	})
 }
