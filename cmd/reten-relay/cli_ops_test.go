@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/reten/reten-relay/relay/relaytest"
@@ -40,19 +39,8 @@ func TestCheck_ReportsEachEndpointAndTheMissingPermission(t *testing.T) {
 
 func TestDLQReplay_SendsDeadLettersBackToTheInput(t *testing.T) {
 	e := newE2E(t)
-	nc, err := nats.Connect(e.nats.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
-	defer cancel()
-	for _, s := range []jetstream.StreamConfig{{Name: "RETEN_DLQ", Subjects: []string{"reten.dlq.results"}}, {Name: "RETEN_RESULTS", Subjects: []string{"reten.results.>"}}} {
-		if _, err := js.CreateStream(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	js, ctx := e.jsClient()
+	createResultStreams(t, ctx, js)
 	for i := range 3 {
 		dl, _ := json.Marshal(schema.DeadLetter{Reason: schema.ReasonRejected, Source: schema.Origin{Subject: "reten.results.x", Sequence: uint64(i + 1)}, Message: json.RawMessage(`{"n":1}`)})
 		if _, err := js.Publish(ctx, "reten.dlq.results", dl); err != nil {

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/segmentio/kafka-go"
 
@@ -24,19 +23,8 @@ func deadLetter(reason, activity string) []byte {
 
 func TestDLQ_ListShowAndReplayByReasonOnNATS(t *testing.T) {
 	e := newE2E(t)
-	nc, err := nats.Connect(e.nats.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
-	defer cancel()
-	for _, s := range []jetstream.StreamConfig{{Name: "RETEN_DLQ", Subjects: []string{"reten.dlq.results"}}, {Name: "RETEN_RESULTS", Subjects: []string{"reten.results.>"}}} {
-		if _, err := js.CreateStream(ctx, s); err != nil {
-			t.Fatal(err)
-		}
-	}
+	js, ctx := e.jsClient()
+	createResultStreams(t, ctx, js)
 	for i, r := range []string{schema.ReasonRejected, schema.ReasonRetriesExhausted, schema.ReasonRejected} {
 		if _, err := js.Publish(ctx, "reten.dlq.results", deadLetter(r, "act-"+string(rune('a'+i)))); err != nil {
 			t.Fatal(err)
@@ -115,5 +103,16 @@ func TestDLQ_WithTheShippedConfigExplainsHowToReachTheEmbeddedServer(t *testing.
 	code, _, stderr := runCLI(t, context.Background(), "dlq", "ls", "-config", "../../config.yaml")
 	if code != exitFailure || !strings.Contains(stderr, "NATS_EMBEDDED_PORT") || !strings.Contains(stderr, "NATS_URL") {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+// createResultStreams makes the input and dead-letter streams the results config uses, as an
+// operator (or an earlier run) would have.
+func createResultStreams(t *testing.T, ctx context.Context, js jetstream.JetStream) {
+	t.Helper()
+	for _, s := range []jetstream.StreamConfig{{Name: "RETEN_DLQ", Subjects: []string{"reten.dlq.results"}}, {Name: "RETEN_RESULTS", Subjects: []string{"reten.results.>"}}} {
+		if _, err := js.CreateStream(ctx, s); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
