@@ -76,10 +76,12 @@ type child struct {
 	out syncBuffer
 }
 
-func startChild(t testing.TB, configPath, crashAt string) *child {
+// startChild runs `reten-relay run -config configPath` as a subprocess, to be killed at
+// crashAt ("" for never), with env added to its environment.
+func startChild(t testing.TB, configPath, crashAt string, env ...string) *child {
 	t.Helper()
 	c := &child{cmd: exec.Command(os.Args[0], "-test.run=^$")}
-	c.cmd.Env = append(os.Environ(), "RETEN_RELAY_AS_MAIN=run -config "+configPath, "RETEN_RELAY_CRASH_AT="+crashAt)
+	c.cmd.Env = append(append(os.Environ(), "RETEN_RELAY_AS_MAIN=run -config "+configPath, "RETEN_RELAY_CRASH_AT="+crashAt), env...)
 	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

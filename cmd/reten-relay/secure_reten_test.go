@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"log"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -101,26 +99,7 @@ http: {listen: "127.0.0.1:0"}
 	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	start := func(env ...string) *child {
-		c := &child{cmd: exec.Command(os.Args[0], "-test.run=^$")}
-		c.cmd.Env = append(os.Environ(), append([]string{"RETEN_RELAY_AS_MAIN=run -config " + path}, env...)...)
-		stdout, err := c.cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.cmd.Stderr = &c.out
-		if err := c.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go func() {
-			sc := bufio.NewScanner(stdout)
-			for sc.Scan() {
-				_, _ = c.out.Write(append(sc.Bytes(), '\n'))
-			}
-		}()
-		t.Cleanup(c.kill)
-		return c
-	}
+	start := func(env ...string) *child { return startChild(t, path, "", env...) }
 	t.Run("HTTPS_PROXY carries the requests", func(t *testing.T) {
 		c := start("HTTPS_PROXY="+proxy.URL, "NO_PROXY=")
 		relaytest.WaitFor(t, e2eWait, "a listing through the proxy", func() bool { return sim.Requests(retensim.EndpointListTasks) > 0 })
