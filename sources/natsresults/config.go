@@ -34,6 +34,11 @@ type Config struct {
 	// FetchMaxBytes bounds the bytes one pull request asks for (at least twice the
 	// server's max_payload, so any message fits). Default: 8 MiB.
 	FetchMaxBytes int
+	// AckBatchWait is how long an ack waits for others to be written and confirmed with it
+	// (see acker): a longer wait saves writes, and delays nothing but the broker's
+	// bookkeeping (and widens the window in which a crash causes a duplicate, which Reten
+	// answers with 409). Default: 10ms.
+	AckBatchWait time.Duration
 	// SettleTimeout bounds an Ack or Retry whose ctx has no deadline. Default: 10s.
 	SettleTimeout time.Duration
 	// Logger receives start-up and binding messages. Default: zerolog.Nop().
@@ -59,6 +64,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.FetchMaxBytes == 0 {
 		c.FetchMaxBytes = 8 << 20
+	}
+	if c.AckBatchWait == 0 {
+		c.AckBatchWait = 10 * time.Millisecond
 	}
 	if c.SettleTimeout == 0 {
 		c.SettleTimeout = 10 * time.Second
@@ -88,6 +96,9 @@ func (c Config) Validate() error {
 	}
 	if c.FetchMaxBytes < 0 {
 		return fmt.Errorf("fetch_max_bytes must be >= 0, got %d", c.FetchMaxBytes)
+	}
+	if c.AckBatchWait < 0 {
+		return fmt.Errorf("ack_batch_wait must be >= 0, got %s", c.AckBatchWait)
 	}
 	if c.SettleTimeout < 0 {
 		return fmt.Errorf("settle_timeout must be >= 0, got %s", c.SettleTimeout)

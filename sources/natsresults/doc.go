@@ -1,6 +1,9 @@
 // Package natsresults reads result messages from a JetStream durable pull consumer and
 // hands them to the relay's results pipeline as schema.Received values that settle with
-// Ack (a double ack: the server confirms it) or Retry (a NAK with delay, also confirmed).
+// Ack or Retry (a NAK with delay, a request the server answers). Acks go out in rounds: the
+// acks of up to Config.AckBatchWait are written together and one PING confirms them, so an
+// Ack that returns nil reached the server, and one lost in a reconnect fails and is tried
+// again by the pipeline (see acker).
 //
 // Binding (design §7): when a stream already captures the configured subjects the source
 // binds to it and never changes its configuration; it creates a file-backed stream only

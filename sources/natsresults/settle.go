@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -14,16 +15,17 @@ import (
 // confirm, so a settle that returns nil is not lost in a connection drop.
 type settler struct {
 	nc      *nats.Conn
+	acks    *acker
 	msg     jetstream.Msg
 	timeout time.Duration
 
-	mu      sync.Mutex
-	settled bool
+	mu      sync.Mutex // one settle at a time
+	settled atomic.Bool
 }
 
-// ack double-acks: the server confirms the ack was recorded.
+// ack acks in the source's next round of acks, which the server confirms as a whole.
 func (st *settler) ack(ctx context.Context) error {
-	return st.settle(ctx, "ack", func(ctx context.Context) error { return st.msg.DoubleAck(ctx) })
+	return st.settle(ctx, "ack", func(ctx context.Context) error { return st.acks.ack(ctx, st.msg.Reply()) })
 }
 
 // retry NAKs with a delay and waits for the server's confirmation. The jetstream package
@@ -43,10 +45,7 @@ func (st *settler) retry(ctx context.Context, delay time.Duration) error {
 // inProgress resets the server's redelivery timer; it may be sent any number of times
 // before the message is settled.
 func (st *settler) inProgress(ctx context.Context) error {
-	st.mu.Lock()
-	settled := st.settled
-	st.mu.Unlock()
-	if settled {
+	if st.settled.Load() {
 		return ErrAlreadySettled
 	}
 	if err := st.msg.InProgress(); err != nil {
@@ -60,7 +59,7 @@ func (st *settler) inProgress(ctx context.Context) error {
 func (st *settler) settle(ctx context.Context, what string, do func(context.Context) error) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.settled {
+	if st.settled.Load() {
 		return ErrAlreadySettled
 	}
 	if _, ok := ctx.Deadline(); !ok {
@@ -71,6 +70,6 @@ func (st *settler) settle(ctx context.Context, what string, do func(context.Cont
 	if err := do(ctx); err != nil {
 		return fmt.Errorf("%s result message on %s: %w", what, st.msg.Subject(), err)
 	}
-	st.settled = true
+	st.settled.Store(true)
 	return nil
 }

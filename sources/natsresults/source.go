@@ -16,10 +16,11 @@ import (
 // Source delivers result messages from a JetStream durable pull consumer. It is safe for
 // concurrent use; the relay calls Receive from one loop and settles from many.
 type Source struct {
-	cfg Config
-	nc  *nats.Conn
-	js  jetstream.JetStream
-	log zerolog.Logger
+	cfg  Config
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	log  zerolog.Logger
+	acks *acker
 
 	mu      sync.Mutex
 	stream  string
@@ -43,7 +44,8 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open jetstream: %w", err)
 	}
-	s := &Source{cfg: cfg, nc: nc, js: js, log: cfg.Logger}
+	s := &Source{cfg: cfg, nc: nc, js: js, log: cfg.Logger,
+		acks: &acker{nc: nc, wait: cfg.AckBatchWait, timeout: cfg.SettleTimeout}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.bindLocked(ctx); err != nil {
@@ -164,7 +166,7 @@ func (s *Source) received(msg jetstream.Msg) (schema.Received, error) {
 	if err != nil {
 		return schema.Received{}, fmt.Errorf("read jetstream metadata of a message on %s: %w", msg.Subject(), err)
 	}
-	st := &settler{nc: s.nc, msg: msg, timeout: s.cfg.SettleTimeout}
+	st := &settler{nc: s.nc, acks: s.acks, msg: msg, timeout: s.cfg.SettleTimeout}
 	s.mu.Lock()
 	ackWait := s.ackWait
 	s.mu.Unlock()

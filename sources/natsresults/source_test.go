@@ -3,10 +3,13 @@ package natsresults_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/reten/reten-relay/relay/relaytest"
 	"github.com/reten/reten-relay/sources/natsresults"
@@ -32,8 +35,13 @@ func TestSource_AckedMessageIsNotDeliveredAgain(t *testing.T) {
 	if err := m.Ack(ctx); err != nil {
 		t.Fatal(err)
 	}
-	// The ack was confirmed by the server, so the consumer has nothing left to give.
-	ci := consumerInfo(t, ctx, js, "RESULTS", "reten-relay")
+	// The server confirmed it has the ack; its consumer books it from a queue of its own,
+	// so it may take a moment to show.
+	var ci *jetstream.ConsumerInfo
+	relaytest.WaitFor(t, 10*time.Second, "the consumer to book the ack", func() bool {
+		ci = consumerInfo(t, ctx, js, "RESULTS", "reten-relay")
+		return ci.NumAckPending == 0
+	})
 	if ci.NumAckPending != 0 || ci.NumPending != 0 || ci.NumRedelivered != 0 || ci.AckFloor.Stream != 1 {
 		t.Fatalf("consumer after ack: %+v", ci)
 	}
@@ -186,4 +194,67 @@ func TestSource_BindsAgainWhenItsConsumerIsDeleted(t *testing.T) {
 	if len(bodies) != 2 || bodies[0] != "1" {
 		t.Fatalf("after re-creating the consumer got %v, want [1 2]", bodies)
 	}
+}
+
+func TestSource_AnAckWhoseRoundSpansAReconnectFailsAndIsSentAgain(t *testing.T) {
+	n, nc, js, ctx := setup(t)
+	s := newSource(t, ctx, nc, natsresults.Config{Stream: "RESULTS"})
+	publish(t, ctx, js, "reten.results.a", `1`)
+	m := receive(t, ctx, s)
+
+	// The server goes away while the ack is on its way: it waits in the client's buffer,
+	// and the round cannot be confirmed on the connection it was written to.
+	n.Stop()
+	relaytest.WaitFor(t, 10*time.Second, "the client to notice", func() bool { return !nc.IsConnected() })
+	errc := make(chan error, 1)
+	go func() { errc <- m.Ack(ctx) }()
+	n.Start()
+	if err := <-errc; err == nil {
+		t.Fatal("an ack whose round spanned a reconnect was reported as confirmed")
+	}
+	relaytest.WaitFor(t, 10*time.Second, "the client to reconnect", nc.IsConnected)
+	if err := m.Ack(ctx); err != nil {
+		t.Fatalf("the ack sent again: %v", err)
+	}
+	relaytest.WaitFor(t, 10*time.Second, "the consumer to book the ack", func() bool {
+		ci := consumerInfo(t, ctx, js, "RESULTS", "reten-relay")
+		return ci.NumAckPending == 0 && ci.AckFloor.Stream == 1
+	})
+}
+
+func TestSource_AcksOfManyMessagesAreConfirmedTogether(t *testing.T) {
+	_, nc, js, ctx := setup(t)
+	s := newSource(t, ctx, nc, natsresults.Config{Stream: "RESULTS", FetchBatch: 64})
+	const n = 300 // more than one round holds
+	for i := range n {
+		publish(t, ctx, js, "reten.results.a", fmt.Sprint(i))
+	}
+	before := nc.Stats()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		m := receive(t, ctx, s)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- m.Ack(ctx)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// One message out per ack and no reply to it (a double ack would be answered): what
+	// comes in is the deliveries, a few pull statuses, and one PONG per round.
+	after := nc.Stats()
+	if sent, got := after.OutMsgs-before.OutMsgs, after.InMsgs-before.InMsgs; sent > n+n/4 || got > n+n/4 {
+		t.Fatalf("%d messages sent and %d received for %d acks", sent, got, n)
+	}
+	relaytest.WaitFor(t, 10*time.Second, "the consumer to book every ack", func() bool {
+		ci := consumerInfo(t, ctx, js, "RESULTS", "reten-relay")
+		return ci.NumAckPending == 0 && ci.NumPending == 0 && ci.AckFloor.Stream == n
+	})
 }
