@@ -4,8 +4,9 @@
 // has it (2xx, or 409: already recorded), or it is provably hopeless and a dead letter
 // with the reason was confirmed by the broker (design §6).
 //
-// The delivery engine (design §10) is one event loop that owns all bookkeeping, a pool of
-// Concurrency workers that only POST, and short-lived goroutines that settle:
+// The delivery engine (design §10) keeps its books under one lock; the receiver, a pool of
+// Concurrency workers that POST, short-lived goroutines that settle, and timers update them
+// with what they learn, and a worker done with a POST takes the next message itself:
 //
 //   - Key-ordered dynamic dispatch: any free worker takes the next message whose activity
 //     has nothing in flight; later messages of a busy activity wait in its own queue, in

@@ -184,7 +184,7 @@ func (e *engine) giveBack(items []*item, delay time.Duration) {
 				}
 			}
 			cancel()
-			e.settled <- settledItem{it: it}
+			e.settledDone(settledItem{it: it})
 		}
 	}()
 }

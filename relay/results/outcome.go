@@ -107,7 +107,7 @@ func (e *engine) ack(it *item, outcome string) {
 	go func() {
 		e.p.ackWithRetry(e.work, it)
 		e.p.settledOutcome(it, outcome, "", "")
-		e.settled <- settledItem{it: it}
+		e.settledDone(settledItem{it: it})
 	}()
 }
 
@@ -122,12 +122,12 @@ func (e *engine) startDeadLetter(it *item) {
 	e.settling++
 	go func() {
 		if err := e.p.publishDeadLetter(e.work, it); err != nil {
-			e.settled <- settledItem{it: it, dlErr: err}
+			e.settledDone(settledItem{it: it, dlErr: err})
 			return
 		}
 		e.p.ackWithRetry(e.work, it)
 		e.p.deadLettered(it)
-		e.settled <- settledItem{it: it, release: true}
+		e.settledDone(settledItem{it: it, release: true})
 	}()
 }
 

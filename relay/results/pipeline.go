@@ -64,39 +64,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	return nil
 }
 
-// receive reads messages while the engine has room for them: it takes a token from room
-// before each Receive, so nothing waits outside the engine with its ack deadline running.
-// Every token comes back on in, with a message or nil.
-func (p *Pipeline) receive(stop context.Context, room <-chan struct{}, in chan<- *item) {
-	defer close(in)
-	var lastErr string
-	for {
-		select {
-		case <-room:
-		case <-stop.Done():
-			return
-		}
-		m, err := p.cfg.Source.Receive(stop)
-		if err != nil {
-			in <- nil
-			if stop.Err() != nil {
-				return
-			}
-			if err.Error() != lastErr {
-				p.log.Warn().Err(err).Msg("receiving result messages failed; retrying")
-				lastErr = err.Error()
-			}
-			if schema.Sleep(stop, time.Second) != nil {
-				return
-			}
-			continue
-		}
-		lastErr = ""
-		in <- p.newItem(m)
-	}
-}
-
-// newItem validates a message and finds its ordering key, off the engine's loop.
+// newItem validates a message and finds its ordering key, before the engine's lock is taken.
 func (p *Pipeline) newItem(m schema.Received) *item {
 	it := &item{m: m, received: p.cfg.Now()}
 	it.msg, it.rej = Validate(m.Body, *p.types.Load(), p.cfg.Now())
