@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
 )
 
 // errReconnected fails a round of acks during which the connection was replaced: an ack
@@ -16,81 +17,119 @@ var errReconnected = errors.New("nats reconnected while the acks were in flight"
 // ackBody is JetStream's positive ack.
 var ackBody = []byte("+ACK")
 
-// maxAckRound bounds the acks one round writes before it confirms them.
-const maxAckRound = 256
+const (
+	// maxAckRound bounds the acks one round writes before it confirms them.
+	maxAckRound = 256
+	// ackRetryFor is how long an ack whose rounds keep failing is sent again; past it the
+	// server redelivers the message after its ack wait, and Reten answers the repeat with 409.
+	ackRetryFor = time.Minute
+	// ackRetryMax caps the pause between two failed rounds.
+	ackRetryMax = 2 * time.Second
+)
 
-// acker sends acks in rounds (group commit): the acks that arrive within AckBatchWait of
-// the first are written together, then one PING confirms them all. A PONG on the same
-// connection proves the server read every ack written before the PING; a round that lost
-// its connection (or whose PING was not answered) fails, and its acks are tried again by
-// the caller. A double ack per message would confirm the same, at the cost of a request
-// and a reply for every message; one round of up to 256 acks costs one write and one PONG.
+// acker sends acks in rounds (group commit) in the background: Ack only queues the ack; the
+// acks queued within AckBatchWait of the first are written together, and one PING confirms
+// them all. A PONG on the same connection proves the server read every ack written before
+// the PING. A round that lost its connection (or whose PING went unanswered) is sent again,
+// with a growing pause, for up to a minute (issue #16 item 6: an ack dropped while NATS
+// reconnects is retried). A double ack per message would confirm the same at the cost of a
+// request and a reply, and a goroutine waiting, for every message; a round of up to 256 acks
+// costs one write and one PONG.
 //
-// What a PONG does not prove: that the consumer has processed the ack (the server queues
-// acks for its consumer). A server that dies in between redelivers the message; Reten
-// answers the repeat with 409, as it does after any other lost ack.
+// What a PONG does not prove: that the consumer has booked the ack (the server queues acks
+// for its consumer). A server that dies in between redelivers the message; Reten answers the
+// repeat with 409, as it does after any other lost ack. Likewise for the acks still queued
+// when the process dies (at most AckBatchWait of them, or a minute's while NATS is away).
 type acker struct {
 	nc      *nats.Conn
 	wait    time.Duration
 	timeout time.Duration
+	log     zerolog.Logger
 
-	mu  sync.Mutex
-	cur *ackRound
+	mu      sync.Mutex
+	queue   []queuedAck
+	armed   bool          // a flush is scheduled
+	sending int           // rounds being written and confirmed
+	fails   int           // rounds failed in a row
+	changed chan struct{} // closed and replaced when a round ends, for close
 }
 
-// ackRound is one group of acks written and confirmed together.
-type ackRound struct {
-	replies []string
-	done    chan struct{}
-	err     error
-	once    sync.Once
+// queuedAck is an ack waiting for its round.
+type queuedAck struct {
+	reply string
+	since time.Time // when its first round failed; zero until then
 }
 
-// ack queues an ack for the message whose reply subject is reply and waits until its
-// round is confirmed (nil) or failed.
-func (a *acker) ack(ctx context.Context, reply string) error {
+func newAcker(nc *nats.Conn, wait, timeout time.Duration, log zerolog.Logger) *acker {
+	return &acker{nc: nc, wait: wait, timeout: timeout, log: log, changed: make(chan struct{})}
+}
+
+// ack queues an ack for the message whose reply subject is reply.
+func (a *acker) ack(reply string) {
 	a.mu.Lock()
-	r := a.cur
-	if r == nil {
-		r = &ackRound{done: make(chan struct{})}
-		a.cur = r
-		time.AfterFunc(a.wait, func() { a.flush(r) })
-	}
-	r.replies = append(r.replies, reply)
-	full := len(r.replies) >= maxAckRound
-	if full {
-		a.cur = nil // later acks start the next round
-	}
-	a.mu.Unlock()
-	if full {
-		go a.flush(r)
-	}
-	select {
-	case <-r.done:
-		return r.err
-	case <-ctx.Done():
-		return ctx.Err()
+	defer a.mu.Unlock()
+	a.queue = append(a.queue, queuedAck{reply: reply})
+	switch {
+	case len(a.queue) >= maxAckRound:
+		go a.flush()
+	case !a.armed:
+		a.armed = true
+		time.AfterFunc(a.wait, a.flush)
 	}
 }
 
-// flush writes a round's acks and confirms them with a PING, once.
-func (a *acker) flush(r *ackRound) {
-	r.once.Do(func() {
-		a.mu.Lock()
-		if a.cur == r {
-			a.cur = nil
-		}
-		replies := r.replies
+// flush writes what is queued as one round and confirms it; a failed round goes back to the
+// queue (unless it failed for longer than ackRetryFor) and is tried again after a pause.
+func (a *acker) flush() {
+	a.mu.Lock()
+	a.armed = false
+	batch := a.queue
+	a.queue = nil
+	if len(batch) == 0 {
 		a.mu.Unlock()
-		r.err = a.send(replies)
-		close(r.done)
-	})
+		return
+	}
+	a.sending++
+	a.mu.Unlock()
+
+	err := a.send(batch)
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.sending--
+	close(a.changed)
+	a.changed = make(chan struct{})
+	if err == nil {
+		a.fails = 0
+		return
+	}
+	a.fails++
+	now := time.Now()
+	kept := make([]queuedAck, 0, len(batch)+len(a.queue))
+	for _, q := range batch {
+		if q.since.IsZero() {
+			q.since = now
+		}
+		if now.Sub(q.since) < ackRetryFor {
+			kept = append(kept, q)
+		}
+	}
+	if lost := len(batch) - len(kept); lost > 0 {
+		a.log.Warn().Err(err).Int("messages", lost).Msg("acks failed for a minute; these result messages will be delivered again and end as already recorded")
+	} else if a.fails == 1 {
+		a.log.Warn().Err(err).Int("messages", len(batch)).Msg("acking result messages failed; sending the acks again")
+	}
+	a.queue = append(kept, a.queue...)
+	if len(a.queue) > 0 && !a.armed {
+		a.armed = true
+		time.AfterFunc(min(ackRetryMax, a.wait<<min(a.fails, 8)+50*time.Millisecond), a.flush)
+	}
 }
 
-func (a *acker) send(replies []string) error {
+func (a *acker) send(batch []queuedAck) error {
 	before := a.nc.Stats().Reconnects
-	for _, reply := range replies {
-		if err := a.nc.Publish(reply, ackBody); err != nil {
+	for _, q := range batch {
+		if err := a.nc.Publish(q.reply, ackBody); err != nil {
 			return err
 		}
 	}
@@ -105,4 +144,28 @@ func (a *acker) send(replies []string) error {
 		return errReconnected
 	}
 	return nil
+}
+
+// close sends what is queued and waits until every round is confirmed (or given up), or
+// ctx ends.
+func (a *acker) close(ctx context.Context) error {
+	for {
+		a.mu.Lock()
+		idle := len(a.queue) == 0 && a.sending == 0
+		changed := a.changed
+		start := len(a.queue) > 0 && a.sending == 0
+		a.mu.Unlock()
+		if idle {
+			return nil
+		}
+		if start {
+			go a.flush()
+		}
+		select {
+		case <-changed:
+		case <-time.After(a.wait + 50*time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }

@@ -63,11 +63,11 @@ func (s *Source) watchBinding(every time.Duration) {
 			return
 		}
 		if now != seen {
-			// The pull in flight ends with "iterator closed"; the next Receive binds.
-			if s.iter != nil {
-				s.iter.Stop()
+			// The pull in flight ends; the next Receive binds.
+			if s.pull != nil {
+				s.pull.drop()
 			}
-			s.iter, s.cons = nil, nil
+			s.pull, s.cons = nil, nil
 			s.log.Info().Str("stream", s.stream).Msg("reconnected to nats: binding the results input again")
 		}
 		s.mu.Unlock()

@@ -3,6 +3,8 @@ package natsresults_test
 import (
 	"bytes"
 	"context"
+	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,3 +102,90 @@ func (b *logBuffer) String() string {
 }
 
 func (b *logBuffer) logger() zerolog.Logger { return zerolog.New(b) }
+
+// link is a TCP relay between a client and a NATS server that can lose what is written
+// to it, as a network that fails does: blackhole swallows everything from then on without
+// closing anything, cut closes every connection and lets new ones through again.
+type link struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  []net.Conn
+	holes  bool
+	lost   int
+}
+
+func startLink(t *testing.T, natsURL string) *link {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &link{ln: ln, target: strings.TrimPrefix(natsURL, "nats://")}
+	t.Cleanup(func() { ln.Close(); l.cut() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", l.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			l.mu.Lock()
+			l.conns = append(l.conns, c, s)
+			l.mu.Unlock()
+			go l.pipe(c, s)
+			go l.pipe(s, c)
+		}
+	}()
+	return l
+}
+
+func (l *link) URL() string { return "nats://" + l.ln.Addr().String() }
+
+func (l *link) pipe(from, to net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := from.Read(buf)
+		if err != nil {
+			from.Close()
+			to.Close()
+			return
+		}
+		l.mu.Lock()
+		hole := l.holes
+		if hole {
+			l.lost += n
+		}
+		l.mu.Unlock()
+		if !hole {
+			if _, err := to.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+	}
+}
+
+func (l *link) blackhole() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.holes = true
+}
+
+func (l *link) swallowed() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lost
+}
+
+func (l *link) cut() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, c := range l.conns {
+		c.Close()
+	}
+	l.conns, l.holes = nil, false
+}

@@ -11,8 +11,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// settler settles one message exactly once. Both Ack and Retry wait for the server to
-// confirm, so a settle that returns nil is not lost in a connection drop.
+// settler settles one message exactly once. Retry waits for the server to confirm; an ack
+// is confirmed (and sent again when lost in a connection drop) by the source's acker.
 type settler struct {
 	nc      *nats.Conn
 	acks    *acker
@@ -23,9 +23,18 @@ type settler struct {
 	settled atomic.Bool
 }
 
-// ack acks in the source's next round of acks, which the server confirms as a whole.
-func (st *settler) ack(ctx context.Context) error {
-	return st.settle(ctx, "ack", func(ctx context.Context) error { return st.acks.ack(ctx, st.msg.Reply()) })
+// ack queues the ack for the source's next round of acks (see acker), which confirms it
+// with the server and sends it again if it was lost. It does not wait: once queued, the
+// message is settled for the pipeline.
+func (st *settler) ack(context.Context) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.settled.Load() {
+		return ErrAlreadySettled
+	}
+	st.settled.Store(true)
+	st.acks.ack(st.msg.Reply())
+	return nil
 }
 
 // retry NAKs with a delay and waits for the server's confirmation. The jetstream package

@@ -26,7 +26,7 @@ type Source struct {
 	stream  string
 	cons    jetstream.Consumer
 	ackWait time.Duration // the bound consumer's, which may differ from cfg.AckWait
-	iter    jetstream.MessagesContext
+	pull    *pull
 	closed  bool
 }
 
@@ -45,7 +45,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Source, error) {
 		return nil, fmt.Errorf("open jetstream: %w", err)
 	}
 	s := &Source{cfg: cfg, nc: nc, js: js, log: cfg.Logger,
-		acks: &acker{nc: nc, wait: cfg.AckBatchWait, timeout: cfg.SettleTimeout}}
+		acks: newAcker(nc, cfg.AckBatchWait, cfg.SettleTimeout, cfg.Logger)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.bindLocked(ctx); err != nil {
@@ -80,16 +80,16 @@ func (s *Source) bindLocked(ctx context.Context) error {
 	return nil
 }
 
-// iterator returns the running pull iterator, starting one (and binding again if the
-// consumer was lost) when there is none.
-func (s *Source) iterator(ctx context.Context) (jetstream.MessagesContext, error) {
+// puller returns the running pull, starting one (and binding again if the consumer was
+// lost) when there is none.
+func (s *Source) puller(ctx context.Context) (*pull, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, ErrClosed
 	}
-	if s.iter != nil {
-		return s.iter, nil
+	if s.pull != nil {
+		return s.pull, nil
 	}
 	if s.cons == nil {
 		if err := s.bindLocked(ctx); err != nil {
@@ -99,63 +99,72 @@ func (s *Source) iterator(ctx context.Context) (jetstream.MessagesContext, error
 	// The byte limit keeps big messages from piling up in the pull buffer; it must still
 	// fit the largest message the server takes.
 	maxBytes := max(s.cfg.FetchMaxBytes, 2*int(s.nc.MaxPayload()))
-	it, err := s.cons.Messages(jetstream.PullMaxMessagesWithBytesLimit(s.cfg.FetchBatch, maxBytes))
+	p, err := startPull(s.cons, s.cfg.FetchBatch, maxBytes)
 	if err != nil {
 		// The consumer may have been deleted behind our back: bind again next time.
 		s.cons = nil
 		return nil, fmt.Errorf("start pulling from consumer %s: %w", s.cfg.Durable, err)
 	}
-	s.iter = it
-	return it, nil
+	s.pull = p
+	return p, nil
 }
 
-// dropIterator forgets a broken iterator so the next Receive binds and pulls afresh.
-func (s *Source) dropIterator(it jetstream.MessagesContext) {
+// dropPull forgets a broken pull so the next Receive binds and pulls afresh.
+func (s *Source) dropPull(p *pull) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.iter == it {
-		it.Stop()
-		s.iter, s.cons = nil, nil
+	p.drop()
+	if s.pull == p {
+		s.pull, s.cons = nil, nil
 	}
 }
 
 // Receive blocks until a message is there or ctx is done. Every message returned must be
 // settled with its Ack or Retry; an unsettled one is redelivered after AckWait.
 func (s *Source) Receive(ctx context.Context) (schema.Received, error) {
-	it, err := s.iterator(ctx)
+	p, err := s.puller(ctx)
 	if err != nil {
 		return schema.Received{}, err
 	}
-	msg, err := it.Next(jetstream.NextContext(ctx))
-	if err != nil {
-		if ctx.Err() != nil {
-			return schema.Received{}, ctx.Err()
-		}
-		s.mu.Lock()
-		closed := s.closed
-		s.mu.Unlock()
-		if closed {
-			return schema.Received{}, ErrClosed
-		}
-		// A terminal pull error (consumer deleted, iterator closed): start over next time.
-		s.dropIterator(it)
-		return schema.Received{}, fmt.Errorf("pull from consumer %s: %w", s.cfg.Durable, err)
+	select {
+	case msg := <-p.msgs:
+		return s.received(msg)
+	case <-ctx.Done():
+		return schema.Received{}, ctx.Err()
+	case <-p.stop:
+	case <-p.cc.Closed():
 	}
-	return s.received(msg)
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return schema.Received{}, ErrClosed
+	}
+	// The pull ended (consumer deleted, a reconnect): start over next time.
+	s.dropPull(p)
+	return schema.Received{}, fmt.Errorf("pull from consumer %s: %w", s.cfg.Durable, p.err())
 }
 
-// Close stops fetching. Messages pulled but not handed out, and unsettled ones, are
+// Close stops fetching and sends the acks still queued (waiting for their confirmation for
+// up to SettleTimeout). Messages pulled but not handed out, and unsettled ones, are
 // redelivered after AckWait. The connection stays open: it belongs to the caller.
 func (s *Source) Close(ctx context.Context) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return nil
 	}
 	s.closed = true
-	if s.iter != nil {
-		s.iter.Stop()
-		s.iter = nil
+	if s.pull != nil {
+		s.pull.drop()
+		s.pull = nil
+	}
+	s.mu.Unlock()
+	// Acks still queued are sent and confirmed before the connection goes.
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.SettleTimeout)
+	defer cancel()
+	if err := s.acks.close(ctx); err != nil {
+		return fmt.Errorf("send the last acks: %w", err)
 	}
 	return nil
 }
