@@ -11,7 +11,9 @@
 //   - Key-ordered dynamic dispatch: any free worker takes the next message whose activity
 //     has nothing in flight; later messages of a busy activity wait in its own queue, in
 //     order. An activity has an entry only while it has work. MaxBuffered (and
-//     MaxBufferedBytes) bound what is held, and are the only back-pressure on receiving.
+//     MaxBufferedBytes) bound what is held; besides, the receiver reads no further ahead
+//     than 2×Concurrency messages that wait for nothing but a free worker (messages held
+//     for their activity or a retry do not count, so they never stop the others).
 //   - A retry holds no worker: a transient failure parks the message in a timer heap (its
 //     activity stays busy); waits past LongWait go back to the broker. The backoff step
 //     continues across redeliveries (from what this process remembers, else from the

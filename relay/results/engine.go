@@ -19,6 +19,7 @@ import (
 type engine struct {
 	p          *Pipeline
 	stop, work context.Context
+	settleCtx  context.Context // work without its cancel: an ack outlives the shutdown grace
 
 	mu       sync.Mutex
 	workCond *sync.Cond // idle workers wait here
@@ -42,6 +43,8 @@ type engine struct {
 	draining        bool
 	seq             uint64
 
+	toAck []*item // answered by Reten: the worker that booked the answer acks them
+
 	lim        limiter
 	gateUntil  time.Time // 429 Retry-After, or the pace of probes while Reten is down
 	authPaused bool
@@ -59,7 +62,7 @@ type engine struct {
 
 func newEngine(p *Pipeline, stop, work context.Context) *engine {
 	e := &engine{
-		p: p, stop: stop, work: work,
+		p: p, stop: stop, work: work, settleCtx: context.WithoutCancel(work),
 		keys: map[string]*keyState{}, byOrigin: map[schema.Origin]*item{}, history: map[schema.Origin]history{},
 		receiving: true, lim: newLimiter(p.cfg.Concurrency), keepAlive: time.Second,
 	}
@@ -105,7 +108,7 @@ func (e *engine) after() {
 		e.waking++
 		e.workCond.Signal()
 	}
-	if e.roomWait && (e.draining || e.roomOpen()) {
+	if e.roomWait && (e.draining || e.roomLow()) {
 		e.roomCond.Signal()
 	}
 	e.armTimer()
@@ -130,6 +133,13 @@ func (e *engine) worker() {
 			r := e.p.post(e.work, it)
 			e.mu.Lock()
 			e.onPosted(r)
+			if len(e.toAck) > 0 {
+				acks := e.toAck
+				e.toAck = nil
+				e.mu.Unlock()
+				e.settleAcks(acks)
+				e.mu.Lock()
+			}
 			continue
 		}
 		e.after()
@@ -144,9 +154,31 @@ func (e *engine) worker() {
 }
 
 // roomOpen reports whether the receiver may take another message: MaxBuffered and
-// MaxBufferedBytes bound what is held, and nothing is taken during an auth pause.
+// MaxBufferedBytes bound what is held, nothing is taken during an auth pause, and no more is
+// read ahead while readyAhead messages wait for nothing but a free worker.
 func (e *engine) roomOpen() bool {
-	return e.receiving && !e.draining && !e.authPaused && e.heldBytes < e.p.cfg.MaxBufferedBytes && e.held < e.p.cfg.MaxBuffered
+	return e.roomFor(e.readyAhead())
+}
+
+// roomLow is roomOpen with half the read-ahead: the receiver, once it waits, is woken only
+// when it can take a few messages in a row.
+func (e *engine) roomLow() bool {
+	return e.roomFor(e.readyAhead() / 2)
+}
+
+func (e *engine) roomFor(ahead int) bool {
+	return e.receiving && !e.draining && !e.authPaused && e.heldBytes < e.p.cfg.MaxBufferedBytes && e.held < e.p.cfg.MaxBuffered &&
+		len(e.ready)+len(e.retryReady) < ahead
+}
+
+// readyAhead is how many messages may wait for a free worker. More would not be delivered
+// sooner, only held longer: with a backlog at the broker, a pipeline that filled
+// MaxBuffered with them held about ten times the messages, and the garbage collector's
+// work grows with what is held (it was the largest part of the CPU the relay spent per
+// message over a plain consumer loop). Messages held for their activity (behind its head)
+// or for a retry are not counted, so a busy or failing activity never stops the others.
+func (e *engine) readyAhead() int {
+	return max(16, 2*e.p.cfg.Concurrency)
 }
 
 // receive reads messages while the engine has room for them, so nothing waits outside the
@@ -238,4 +270,24 @@ func (p *Pipeline) post(ctx context.Context, it *item) posted {
 		p.cfg.Metrics.SubmitSeconds.Observe(r.end.Sub(r.start).Seconds())
 	}
 	return r
+}
+
+// settleAcks acks messages Reten has, outside the lock, in the worker that booked the
+// answer: sources take an ack without waiting (the NATS source queues it for a round that it
+// confirms, and sends again if lost; Kafka marks an offset), so no goroutine per message is
+// needed. An ack that fails, and a message whose outcome is published (a broker round
+// trip), are settled in a goroutine that tries again while the broker cannot be reached.
+func (e *engine) settleAcks(acks []*item) {
+	for _, it := range acks {
+		if e.p.cfg.Outcomes != nil || it.m.Ack(e.settleCtx) != nil {
+			go func() {
+				e.p.ackWithRetry(e.work, it)
+				e.p.settledOutcome(it, it.outcome, "", "")
+				e.settledDone(settledItem{it: it})
+			}()
+			continue
+		}
+		e.p.settledOutcome(it, it.outcome, "", "")
+		e.settledDone(settledItem{it: it})
+	}
 }

@@ -28,6 +28,8 @@ type item struct {
 	heap int       // index in the park heap, -1 when not parked
 	dl   *dlJob    // being dead-lettered
 	dead bool      // the dead letter is published: only the ack is left
+
+	outcome string // why it is acked
 }
 
 // dlJob is a dead letter waiting to be published.

@@ -100,15 +100,14 @@ func (e *engine) closeGate(until time.Time) {
 	}
 }
 
-// ack lets the key go on at once (Reten has the result) and acks in the background.
+// ack lets the key go on at once (Reten has the result); the worker that booked the
+// answer acks the message when it leaves the lock (settleAcks). Only onPosted, which runs
+// in a worker, calls it.
 func (e *engine) ack(it *item, outcome string) {
 	e.releaseKey(it)
 	e.settling++
-	go func() {
-		e.p.ackWithRetry(e.work, it)
-		e.p.settledOutcome(it, outcome, "", "")
-		e.settledDone(settledItem{it: it})
-	}()
+	it.outcome = outcome
+	e.toAck = append(e.toAck, it)
 }
 
 // deadLetterItem starts dead-lettering a message; its key waits until the dead letter is
