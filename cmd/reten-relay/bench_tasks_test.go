@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +32,8 @@ import (
 // and the state file's size.
 //
 //	go test -run '^$' -bench TasksScale -benchtime 1x -timeout 30m ./cmd/reten-relay/
+//	RETEN_BENCH_PROFILE=/tmp/prof go test ... (CPU and heap profiles of the unchanged cycles)
+//	RETEN_BENCH_CYCLES=10 go test ... (unchanged cycles to measure; default 3)
 //	RETEN_BENCH_TASKS=1000000 go test -run '^$' -bench 'TasksScale/nats' -benchtime 1x -timeout 60m ./cmd/reten-relay/
 func BenchmarkTasksScale(b *testing.B) {
 	n := 100_000
@@ -104,9 +107,17 @@ log: {level: %s}
 	// Unchanged cycles: the CPU between two "tasks cycle" lines is one cycle's (the relay
 	// idles in between).
 	cycles := relay.count(`"message":"tasks cycle"`)
+	profile := os.Getenv("RETEN_BENCH_PROFILE")
+	if profile != "" {
+		_ = relay.cmd.Process.Signal(syscall.SIGUSR1)
+	}
 	var cpus []float64
 	last := relay.cpu()
-	for len(cpus) < 3 {
+	want := 3
+	if s := os.Getenv("RETEN_BENCH_CYCLES"); s != "" {
+		want, _ = strconv.Atoi(s)
+	}
+	for len(cpus) < max(want, 1) {
 		waitStart := time.Now()
 		waitBench(b, 10*time.Minute, "an unchanged cycle", func() bool {
 			if time.Since(waitStart) > time.Minute {
@@ -119,6 +130,11 @@ log: {level: %s}
 		now := relay.cpu()
 		cpus = append(cpus, now-last)
 		last = now
+	}
+	if profile != "" {
+		_ = relay.cmd.Process.Signal(syscall.SIGUSR2)
+		waitBench(b, time.Minute, "the profiles", func() bool { _, err := os.Stat(filepath.Join(profile, "done")); return err == nil })
+		_ = os.Remove(filepath.Join(profile, "done"))
 	}
 	rss, peak := relay.status("VmRSS"), relay.status("VmHWM")
 	anon, file := relay.status("RssAnon"), relay.status("RssFile")

@@ -25,6 +25,9 @@ import (
 // prints CRASHPOINT and waits to be killed.
 func TestMain(m *testing.M) {
 	if args := os.Getenv("RETEN_RELAY_AS_MAIN"); args != "" {
+		if dir := os.Getenv("RETEN_BENCH_PROFILE"); dir != "" {
+			profileOnSignals(dir)
+		}
 		os.Exit(childMain(strings.Split(args, " ")))
 	}
 	if args := os.Getenv("RETEN_RELAY_AS_SIM"); args != "" { // benchmarks: a simulator of its own
