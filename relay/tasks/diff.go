@@ -39,11 +39,38 @@ func newWalk(ix *index) *walk {
 
 // page is the schema.PageFunc of the walk. Pages may come in any order; a task listed
 // twice (pages shift while Reten's list changes) counts once, as first seen.
-func (w *walk) page(_ int, ts []schema.Task) error {
+//
+// A task is first looked for where the last listing had it (index.hints): when that
+// slot's raw hash is the listed bytes' hash, it is the same task, unchanged (the bytes
+// hold the id; the diff trusts a 64-bit raw hash already), and the id is not even
+// looked up. Otherwise the id is, and the hint is corrected.
+func (w *walk) page(pageNo int, ts []schema.Task) error {
+	hints := w.ix.pageHints(pageNo, len(ts))
 	for i := range ts {
 		t := &ts[i]
 		h := rawHash(t.Raw)
-		s := w.ix.get(t.ID)
+		if hints != nil {
+			if j := hints[i]; j >= 0 && int(j) < len(w.ix.slots) {
+				if s := &w.ix.slots[j]; s.raw == h && !s.deleted && !s.suspect {
+					if s.seen != w.cyc {
+						s.seen = w.cyc
+						w.listed++
+					}
+					continue
+				}
+			}
+		}
+		j, ok := w.ix.ids[t.ID]
+		var s *slot
+		if ok {
+			s = &w.ix.slots[j]
+		}
+		if hints != nil {
+			hints[i] = -1
+			if ok {
+				hints[i] = j
+			}
+		}
 		if s != nil {
 			if s.seen == w.cyc {
 				continue
@@ -140,6 +167,9 @@ func (w *walk) plan(meta Meta, emitCreated bool) *plan {
 // for the first time and the suspects missing again, both sorted, plus the tombstones
 // written before expireBefore (unix seconds; 0 keeps them all).
 func (w *walk) missing(expireBefore int64) (fresh, again, expired []string) {
+	if !w.anyMissing(expireBefore) {
+		return nil, nil, nil
+	}
 	for id, i := range w.ix.ids {
 		s := &w.ix.slots[i]
 		switch {
@@ -158,6 +188,25 @@ func (w *walk) missing(expireBefore int64) (fresh, again, expired []string) {
 	sort.Strings(again)
 	sort.Strings(expired)
 	return fresh, again, expired
+}
+
+// anyMissing tells whether missing would find anything, from the slots alone: they are
+// pointer-free and in one array, so a listing that saw every task is told without
+// visiting the map of a million ids.
+func (w *walk) anyMissing(expireBefore int64) bool {
+	for i := range w.ix.slots {
+		s := &w.ix.slots[i]
+		switch {
+		case s.free:
+		case s.deleted:
+			if expireBefore > 0 && s.deletedAt < expireBefore {
+				return true
+			}
+		case s.seen != w.cyc:
+			return true
+		}
+	}
+	return false
 }
 
 // sortUpdates orders the plan's entry updates by id, as Commit wants them.

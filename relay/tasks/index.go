@@ -7,6 +7,7 @@ type slot struct {
 	deletedAt              int64
 	seen                   uint32 // the last listing that contained the task
 	deleted, suspect       bool
+	free                   bool // a dropped tombstone's slot, waiting for reuse
 }
 
 func (s *slot) entry() Entry {
@@ -25,7 +26,14 @@ type index struct {
 	free  []int32 // slots of dropped tombstones, for reuse
 	live  int     // entries that are not tombstones
 	cycle uint32  // listings seen so far, for slot.seen
+	// hints[page][i] is the slot of the task the last listing had at position i of page
+	// (-1: unknown). A list that did not change lists its tasks where it listed them
+	// before, so an unchanged task is found without a map lookup (see walk.page).
+	hints [][]int32
 }
+
+// maxHintPages bounds the pages hints are kept for (a page number comes from the lister).
+const maxHintPages = 1 << 20
 
 func newIndex() *index { return &index{ids: make(map[string]int32)} }
 
@@ -35,6 +43,23 @@ func (ix *index) get(id string) *slot {
 		return &ix.slots[i]
 	}
 	return nil
+}
+
+// pageHints returns the hints of page, n long (nil when page is out of range). New
+// positions are unknown.
+func (ix *index) pageHints(page, n int) []int32 {
+	if page < 0 || page >= maxHintPages {
+		return nil
+	}
+	if page >= len(ix.hints) {
+		ix.hints = append(ix.hints, make([][]int32, page+1-len(ix.hints))...)
+	}
+	h := ix.hints[page]
+	for len(h) < n {
+		h = append(h, -1)
+	}
+	ix.hints[page] = h[:n]
+	return h[:n]
 }
 
 // put stores e under id, adding a slot when id is new, and keeps live counted.
@@ -71,5 +96,7 @@ func (ix *index) drop(id string) {
 		ix.live--
 	}
 	delete(ix.ids, id)
+	// A hint may still lead here: a free slot never matches a listed task.
+	ix.slots[i] = slot{deleted: true, free: true}
 	ix.free = append(ix.free, i)
 }
