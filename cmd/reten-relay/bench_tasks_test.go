@@ -32,7 +32,7 @@ import (
 // and the state file's size.
 //
 //	go test -run '^$' -bench TasksScale -benchtime 1x -timeout 30m ./cmd/reten-relay/
-//	RETEN_BENCH_PROFILE=/tmp/prof go test ... (CPU and heap profiles of the unchanged cycles)
+//	RETEN_BENCH_PROFILE=/tmp/prof go test ... (CPU and heap profiles of the unchanged cycles after the first)
 //	RETEN_BENCH_CYCLES=10 go test ... (unchanged cycles to measure; default 3)
 //	RETEN_BENCH_TASKS=1000000 go test -run '^$' -bench 'TasksScale/nats' -benchtime 1x -timeout 60m ./cmd/reten-relay/
 func BenchmarkTasksScale(b *testing.B) {
@@ -108,9 +108,6 @@ log: {level: %s}
 	// idles in between).
 	cycles := relay.count(`"message":"tasks cycle"`)
 	profile := os.Getenv("RETEN_BENCH_PROFILE")
-	if profile != "" {
-		_ = relay.cmd.Process.Signal(syscall.SIGUSR1)
-	}
 	var cpus []float64
 	last := relay.cpu()
 	want := 3
@@ -130,6 +127,9 @@ log: {level: %s}
 		now := relay.cpu()
 		cpus = append(cpus, now-last)
 		last = now
+		if profile != "" && len(cpus) == 1 { // the first one may compact the state file
+			_ = relay.cmd.Process.Signal(syscall.SIGUSR1)
+		}
 	}
 	if profile != "" {
 		_ = relay.cmd.Process.Signal(syscall.SIGUSR2)

@@ -85,7 +85,8 @@ func ceilDiv(a, b int) int { return (a + b - 1) / b }
 func (w *walk) run(ctx context.Context) (schema.ListSummary, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var f pageFetcher
+	f := w.c.fetchers.get()
+	defer w.c.fetchers.put(f) // after the first page was delivered
 	first, err := f.fetchRetrying(ctx, w.c, 1, w.perPage, w.query)
 	if err != nil {
 		return w.sum, err
@@ -152,7 +153,8 @@ func (w *walk) last() int {
 
 // work fetches pages until there is none left to fetch.
 func (w *walk) work(ctx context.Context, cancel context.CancelFunc) {
-	var f pageFetcher
+	f := w.c.fetchers.get()
+	defer w.c.fetchers.put(f)
 	for {
 		p, ok := w.take(ctx)
 		if !ok {
