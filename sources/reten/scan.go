@@ -95,11 +95,7 @@ func (s *scanner) str(i int) (end int, escaped bool, err error) {
 	d := s.data
 	i++
 	for {
-		i = skipPlain(d, i)
-		for i < len(d) && plain[d[i]] {
-			i++
-		}
-		if i >= len(d) {
+		if i = skipPlain(d, i); i >= len(d) {
 			return i, escaped, s.syntax(i, "unterminated string")
 		}
 		switch d[i] {
@@ -133,9 +129,9 @@ const (
 	highs = 0x8080808080808080
 )
 
-// skipPlain returns the index of the first byte at or after i that may end a string's
-// plain run ('"', '\\' or a control character), or where fewer than 8 bytes are left. It
-// tests 8 bytes at a time: most of a task's bytes are string contents.
+// skipPlain returns the index of the first byte at or after i that ends a string's plain
+// run ('"', '\\' or a control character), or len(d). It tests 8 bytes at a time: most of
+// a task's bytes are string contents.
 func skipPlain(d []byte, i int) int {
 	for ; i+8 <= len(d); i += 8 {
 		x := binary.LittleEndian.Uint64(d[i:])
@@ -148,6 +144,9 @@ func skipPlain(d []byte, i int) int {
 		if m &= highs; m != 0 {
 			return i + bits.TrailingZeros64(m)/8
 		}
+	}
+	for i < len(d) && plain[d[i]] {
+		i++
 	}
 	return i
 }
