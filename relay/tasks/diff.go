@@ -17,6 +17,8 @@ type walk struct {
 	seenNew map[string]struct{} // new ids already listed by this walk
 	found   []found
 	listed  int // distinct tasks listed
+	jumps   int // known tasks whose slot did not follow the previous one's
+	lastHit int32
 	// flush, when set, is called with chunkSize tasks found: it plans and commits them.
 	flush func() error
 }
@@ -56,6 +58,7 @@ func (w *walk) page(pageNo int, ts []schema.Task) error {
 						s.seen = w.cyc
 						w.listed++
 					}
+					w.step(j)
 					continue
 				}
 			}
@@ -70,6 +73,9 @@ func (w *walk) page(pageNo int, ts []schema.Task) error {
 			if ok {
 				hints[i] = j
 			}
+		}
+		if ok {
+			w.step(j)
 		}
 		if s != nil {
 			if s.seen == w.cyc {
@@ -99,6 +105,23 @@ func (w *walk) page(pageNo int, ts []schema.Task) error {
 	}
 	return nil
 }
+
+// step counts the walk's visit of slot j in a jump when it does not follow the last one.
+func (w *walk) step(j int32) {
+	if j != w.lastHit+1 {
+		w.jumps++
+	}
+	w.lastHit = j
+}
+
+// scattered tells whether this walk read the slots so out of order that relaying them out
+// (index.relayout) pays: more than an eighth of the tasks listed, and enough of them.
+func (w *walk) scattered() bool {
+	return w.jumps >= relayoutMin && w.jumps > w.listed/8
+}
+
+// relayoutMin is the fewest jumps worth a relayout: below it the slots fit in a cache.
+const relayoutMin = 10_000
 
 // change is one event a diff decided to publish.
 type change struct {

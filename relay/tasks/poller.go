@@ -151,6 +151,9 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 	if err := chunks.wait(); err != nil {
 		return errors.Join(err, listErr, drainErr)
 	}
+	if covered && w.scattered() {
+		p.idx.relayout()
+	}
 	rep.Suspected, rep.HeldDeletes, rep.Cleared = pl.suspected, pl.held, pl.cleared
 	if drainErr != nil {
 		p.log.Debug().Err(drainErr).Msg("a sink could not be drained before listing")
