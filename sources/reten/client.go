@@ -213,7 +213,15 @@ func readBody(resp *http.Response, buf []byte, limit int64) ([]byte, error) {
 	buf = buf[:0]
 	for {
 		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+			// Doubling: append grows large slices by a quarter, which copies a body
+			// cut at the cap about five times over.
+			n := max(2*cap(buf), 4096)
+			if int64(n) > limit {
+				n = max(int(limit), cap(buf)+1)
+			}
+			grown := make([]byte, len(buf), n)
+			copy(grown, buf)
+			buf = grown
 		}
 		n, err := r.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
