@@ -3,6 +3,7 @@ package reten
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 
@@ -58,12 +59,13 @@ type walk struct {
 	voided   string // why the listing cannot be covered, whatever else comes back
 	noted    string // the first thing that looked odd
 	sum      schema.ListSummary
-	hashes   map[uint64]int
+	hashes   map[uint64]int // idsHash of every full page → its number
+	seed     maphash.Seed
 }
 
 func newWalk(c *Client, opts schema.ListOptions, fn schema.PageFunc) *walk {
 	w := &walk{c: c, query: opts.Query, perPage: opts.PageSize, conc: opts.Concurrency, maxTasks: opts.MaxTasks,
-		progress: opts.Progress, fn: fn, next: 2, hashes: map[uint64]int{}}
+		progress: opts.Progress, fn: fn, next: 2, hashes: map[uint64]int{}, seed: maphash.MakeSeed()}
 	if w.perPage <= 0 || w.perPage > MaxPageSize {
 		w.perPage = MaxPageSize
 	}
