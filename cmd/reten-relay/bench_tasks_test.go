@@ -242,7 +242,7 @@ func (p *benchProc) heapMetrics() string {
 	raw, _ := io.ReadAll(resp.Body)
 	var out []string
 	for _, line := range strings.Split(string(raw), "\n") {
-		for _, name := range []string{"go_memstats_heap_inuse_bytes ", "go_memstats_heap_idle_bytes ", "go_memstats_heap_released_bytes ", "go_memstats_stack_inuse_bytes ", "go_memstats_sys_bytes "} {
+		for _, name := range []string{"go_memstats_heap_inuse_bytes ", "go_memstats_heap_idle_bytes ", "go_memstats_heap_released_bytes ", "go_memstats_stack_inuse_bytes ", "go_memstats_sys_bytes ", "go_memstats_next_gc_bytes ", "go_memstats_heap_alloc_bytes "} {
 			if strings.HasPrefix(line, name) {
 				v, _ := strconv.ParseFloat(strings.TrimPrefix(line, name), 64)
 				out = append(out, fmt.Sprintf("%s%.0fMB", strings.TrimSuffix(strings.TrimPrefix(name, "go_memstats_"), "_bytes "), v/(1<<20)))
