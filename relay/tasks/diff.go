@@ -63,7 +63,7 @@ func (w *walk) page(pageNo int, ts []schema.Task) error {
 				}
 			}
 		}
-		j, ok := w.ix.ids[t.ID]
+		j, ok := w.ix.lookup(t.ID)
 		var s *slot
 		if ok {
 			s = &w.ix.slots[j]
@@ -193,18 +193,19 @@ func (w *walk) missing(expireBefore int64) (fresh, again, expired []string) {
 	if !w.anyMissing(expireBefore) {
 		return nil, nil, nil
 	}
-	for id, i := range w.ix.ids {
+	for i := range w.ix.slots {
 		s := &w.ix.slots[i]
 		switch {
+		case s.free:
 		case s.deleted:
 			if expireBefore > 0 && s.deletedAt < expireBefore {
-				expired = append(expired, id)
+				expired = append(expired, w.ix.idString(int32(i)))
 			}
 		case s.seen == w.cyc:
 		case s.suspect:
-			again = append(again, id)
+			again = append(again, w.ix.idString(int32(i)))
 		default:
-			fresh = append(fresh, id)
+			fresh = append(fresh, w.ix.idString(int32(i)))
 		}
 	}
 	sort.Strings(fresh)
@@ -213,9 +214,8 @@ func (w *walk) missing(expireBefore int64) (fresh, again, expired []string) {
 	return fresh, again, expired
 }
 
-// anyMissing tells whether missing would find anything, from the slots alone: they are
-// pointer-free and in one array, so a listing that saw every task is told without
-// visiting the map of a million ids.
+// anyMissing tells whether missing would find anything, without making a string of any
+// id.
 func (w *walk) anyMissing(expireBefore int64) bool {
 	for i := range w.ix.slots {
 		s := &w.ix.slots[i]

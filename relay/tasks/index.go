@@ -1,10 +1,14 @@
 package tasks
 
-// slot is the in-memory copy of one snapshot entry: 48 bytes and no pointers, so the
+import "hash/maphash"
+
+// slot is the in-memory copy of one snapshot entry: 56 bytes and no pointers, so the
 // garbage collector never scans the slots of a million tasks.
 type slot struct {
 	raw, content, changeNo uint64
 	deletedAt              int64
+	idOff                  uint64 // the id's bytes in index.arena
+	idLen                  uint32
 	seen                   uint32 // the last listing that contained the task
 	deleted, suspect       bool
 	free                   bool // a dropped tombstone's slot, waiting for reuse
@@ -20,26 +24,33 @@ func (s *slot) set(e Entry) {
 }
 
 // index is the whole snapshot in memory: an unchanged task costs one hash and one lookup.
+// Nothing in it is a pointer the garbage collector would follow (see idtable.go).
 type index struct {
-	ids   map[string]int32 // task id → slot
-	slots []slot
-	free  []int32 // slots of dropped tombstones, for reuse
-	live  int     // entries that are not tombstones
-	cycle uint32  // listings seen so far, for slot.seen
+	seed    maphash.Seed
+	table   []uint64 // task id → slot, see idtable.go
+	arena   []byte   // every slot's id
+	garbage int      // arena bytes of dropped ids
+	// minGarbage is the garbage from which the arena may be rewritten. Default: 1 MiB.
+	minGarbage int
+	ids        int // ids in the table
+	slots      []slot
+	free       []int32 // slots of dropped tombstones, for reuse
+	live       int     // entries that are not tombstones
+	cycle      uint32  // listings seen so far, for slot.seen
 	// hints[page][i] is the slot of the task the last listing had at position i of page
 	// (-1: unknown). A list that did not change lists its tasks where it listed them
-	// before, so an unchanged task is found without a map lookup (see walk.page).
+	// before, so an unchanged task is found without a table lookup (see walk.page).
 	hints [][]int32
 }
 
 // maxHintPages bounds the pages hints are kept for (a page number comes from the lister).
 const maxHintPages = 1 << 20
 
-func newIndex() *index { return &index{ids: make(map[string]int32)} }
+func newIndex() *index { return &index{seed: maphash.MakeSeed(), minGarbage: 1 << 20} }
 
 // get returns the slot of id, or nil.
 func (ix *index) get(id string) *slot {
-	if i, ok := ix.ids[id]; ok {
+	if i, ok := ix.lookup(id); ok {
 		return &ix.slots[i]
 	}
 	return nil
@@ -73,9 +84,9 @@ func (ix *index) put(id string, e Entry) *slot {
 			i = int32(len(ix.slots))
 			ix.slots = append(ix.slots, slot{})
 		}
-		ix.ids[id] = i
+		ix.slots[i] = slot{}
+		ix.insert(id, i)
 		s = &ix.slots[i]
-		*s = slot{}
 	} else if !s.deleted {
 		ix.live--
 	}
@@ -88,14 +99,16 @@ func (ix *index) put(id string, e Entry) *slot {
 
 // drop forgets id (an expired tombstone).
 func (ix *index) drop(id string) {
-	i, ok := ix.ids[id]
+	p, ok := ix.find(id)
 	if !ok {
 		return
 	}
+	i := int32(uint32(ix.table[p])) - 1
 	if !ix.slots[i].deleted {
 		ix.live--
 	}
-	delete(ix.ids, id)
+	ix.remove(p)
+	ix.forget(i)
 	// A hint may still lead here: a free slot never matches a listed task.
 	ix.slots[i] = slot{deleted: true, free: true}
 	ix.free = append(ix.free, i)
@@ -132,8 +145,10 @@ func (ix *index) relayout() {
 			next++
 		}
 	}
-	for id, j := range ix.ids {
-		ix.ids[id] = perm[j]
+	for p, e := range ix.table {
+		if e != 0 {
+			ix.table[p] = e&^(1<<32-1) | uint64(perm[uint32(e)-1]+1)
+		}
 	}
 	used := next
 	// Free slots are numbered last, then cut off.

@@ -3,6 +3,7 @@ package tasks
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/reten/reten-relay/schema"
@@ -34,12 +35,12 @@ func TestIndex_RelayoutKeepsEveryEntryAndHint(t *testing.T) {
 		}
 		page, pos := k/10+1, k%10
 		h := ix.pageHints(page, 10)
-		h[pos] = ix.ids[ids[k]]
+		h[pos] = slotOf(ix, ids[k])
 		want[[2]int{page, pos}] = ids[k]
 	}
 	ix.relayout()
-	if len(ix.slots) != len(ix.ids) || len(ix.free) != 0 {
-		t.Fatalf("%d slots, %d ids, %d free after relayout", len(ix.slots), len(ix.ids), len(ix.free))
+	if len(ix.slots) != ix.ids || len(ix.free) != 0 {
+		t.Fatalf("%d slots, %d ids, %d free after relayout", len(ix.slots), ix.ids, len(ix.free))
 	}
 	for k := range n {
 		s := ix.get(ids[k])
@@ -65,8 +66,8 @@ func TestIndex_RelayoutKeepsEveryEntryAndHint(t *testing.T) {
 			if !ok {
 				continue
 			}
-			if ix.ids[id] != j {
-				t.Fatalf("hint %d/%d leads to slot %d, %s is in slot %d", page, pos, j, id, ix.ids[id])
+			if slotOf(ix, id) != j {
+				t.Fatalf("hint %d/%d leads to slot %d, %s is in slot %d", page, pos, j, id, slotOf(ix, id))
 			}
 			if j != last+1 {
 				t.Fatalf("hint %d/%d: slot %d after %d, want the listing's order", page, pos, j, last)
@@ -115,10 +116,69 @@ func TestWalk_HintsNeverHideAChange(t *testing.T) {
 	ix.put("d", Entry{Deleted: true})
 	ix.drop("d")
 	ix.put("e", Entry{RawHash: rawHash(task("e", "1").Raw)})
-	if ix.ids["e"] != ix.hints[1][0] {
-		t.Fatalf("e is in slot %d, the hint says %d: the test does not test the reuse", ix.ids["e"], ix.hints[1][0])
+	if slotOf(ix, "e") != ix.hints[1][0] {
+		t.Fatalf("e is in slot %d, the hint says %d: the test does not test the reuse", slotOf(ix, "e"), ix.hints[1][0])
 	}
 	if got := fmt.Sprint(list(task("d", "1"), task("a", "1"))); got != "[created:d]" {
 		t.Fatalf("after a reuse: changes %s, want [created:d]", got)
 	}
+}
+
+func slotOf(ix *index, id string) int32 {
+	j, _ := ix.lookup(id)
+	return j
+}
+
+// TestIndex_TableAgreesWithAMap puts, drops and relays out random ids and checks every
+// lookup against a plain map, through table growth, back-shifting removals and arena
+// rewrites.
+func TestIndex_TableAgreesWithAMap(t *testing.T) {
+	ix := newIndex()
+	ix.minGarbage = 1000
+	model := map[string]uint64{}
+	rng := rand.New(rand.NewPCG(3, 4))
+	id := func() string { return fmt.Sprintf("task-%d-%s", rng.IntN(30_000), strings.Repeat("x", rng.IntN(40))) }
+	for step := range 200_000 {
+		k := id()
+		switch r := rng.IntN(10); {
+		case r < 6:
+			ix.put(k, Entry{RawHash: uint64(step)})
+			model[k] = uint64(step)
+		case r < 9:
+			ix.put(k, Entry{Deleted: true, RawHash: uint64(step)})
+			ix.drop(k)
+			delete(model, k)
+		default:
+			if s := ix.get(k); (s != nil) != hasKey(model, k) || s != nil && s.raw != model[k] {
+				t.Fatalf("step %d: get(%q) = %+v, model %d", step, k, s, model[k])
+			}
+		}
+		if step%50_000 == 0 {
+			ix.relayout()
+		}
+	}
+	n := 0
+	for k := range model { // most go: the arena is rewritten
+		if n++; n%10 != 0 {
+			ix.drop(k)
+			delete(model, k)
+		}
+	}
+	if ix.ids != len(model) || len(ix.slots)-len(ix.free) != len(model) {
+		t.Fatalf("%d ids, %d slots (%d free), model %d", ix.ids, len(ix.slots), len(ix.free), len(model))
+	}
+	for k, v := range model {
+		s := ix.get(k)
+		if s == nil || s.raw != v || ix.idString(slotOf(ix, k)) != k {
+			t.Fatalf("%q = %+v, want raw %d", k, s, v)
+		}
+	}
+	if 2*ix.garbage > len(ix.arena) {
+		t.Fatalf("arena %d bytes, %d garbage: never rewritten", len(ix.arena), ix.garbage)
+	}
+}
+
+func hasKey(m map[string]uint64, k string) bool {
+	_, ok := m[k]
+	return ok
 }

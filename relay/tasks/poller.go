@@ -241,7 +241,7 @@ func (p *Poller) load(ctx context.Context) error {
 	}
 	p.idx = ix
 	p.setPending()
-	p.log.Info().Int("snapshot", ix.live).Int("tombstones", len(ix.ids)-ix.live).Int("outbox", total).
+	p.log.Info().Int("snapshot", ix.live).Int("tombstones", ix.ids-ix.live).Int("outbox", total).
 		Bool("synced", meta.Synced).Msg("tasks state loaded")
 	return nil
 }
