@@ -115,16 +115,14 @@ const bigCycle = 10_000
 
 // compact shrinks the state file when it is mostly free pages, as after a first sync
 // whose events were all published, and after a big cycle returns the memory it used:
-// the Go runtime would keep it for minutes, and operators read RSS. It reports whether
-// the cycle was big or compacted (see Poller.settleMemory).
-func (p *Poller) compact(ctx context.Context, rep *CycleReport) (big bool) {
+// the Go runtime would keep it for minutes, and operators read RSS.
+func (p *Poller) compact(ctx context.Context, rep *CycleReport) {
 	if rep.Created+rep.Updated+rep.Deleted >= bigCycle {
-		big = true
 		defer debug.FreeOSMemory()
 	}
 	c, ok := p.cfg.Store.(compactor)
 	if !ok {
-		return big
+		return
 	}
 	before, after, err := c.CompactIfMostlyFree(ctx)
 	switch {
@@ -132,7 +130,5 @@ func (p *Poller) compact(ctx context.Context, rep *CycleReport) (big bool) {
 		p.log.Warn().Err(err).Msg("state file compaction failed")
 	case before > 0:
 		p.log.Info().Int64("bytes_before", before).Int64("bytes_after", after).Msg("state file compacted")
-		big = true
 	}
-	return big
 }
