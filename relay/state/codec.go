@@ -9,14 +9,30 @@ import (
 	"github.com/reten/reten-relay/schema"
 )
 
-func encodeEntry(e tasks.Entry) []byte { return schema.AppendEntry(nil, e) }
+// entrySize is the length of schema.AppendEntry's encoding.
+const entrySize = 34
 
-func decodeEntry(b []byte) (tasks.Entry, error) {
+// Snapshot records: the entry (schema.AppendEntry), then, when the task's published JSON
+// is in bucket versions, that version's sequence (8 bytes, big endian). Records written
+// before versions are the entry alone (their JSON is in bucket published).
+func encodeSnap(e tasks.Entry, ver uint64) []byte {
+	b := schema.AppendEntry(make([]byte, 0, entrySize+8), e)
+	if ver == 0 {
+		return b
+	}
+	return binary.BigEndian.AppendUint64(b, ver)
+}
+
+func decodeSnap(b []byte) (tasks.Entry, uint64, error) {
+	var ver uint64
+	if len(b) == entrySize+8 {
+		ver, b = binary.BigEndian.Uint64(b[entrySize:]), b[:entrySize]
+	}
 	e, err := schema.DecodeEntry(b)
 	if err != nil {
-		return tasks.Entry{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		return tasks.Entry{}, 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	return e, nil
+	return e, ver, nil
 }
 
 func seqKey(seq uint64) []byte {

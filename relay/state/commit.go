@@ -60,33 +60,84 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 	return nil
 }
 
+// putEntries writes the snapshot entries; a new published JSON is appended to versions
+// (see the package doc) and replaces the task's earlier version, which is deleted.
 func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string) error {
-	snap, pub := tx.Bucket(bucketSnapshot), tx.Bucket(bucketPublished)
+	snap, vers, legacy := tx.Bucket(bucketSnapshot), tx.Bucket(bucketVersions), tx.Bucket(bucketPublished)
+	vers.FillPercent = appendFill
+	hasLegacy := legacy != nil
+	if hasLegacy {
+		k, _ := legacy.Cursor().First()
+		hasLegacy = k != nil
+	}
+	// forget removes what a task's published JSON was before it changed.
+	forget := func(k []byte, old uint64) error {
+		if old != 0 {
+			if err := vers.Delete(seqKey(old)); err != nil {
+				return fmt.Errorf("drop old version of task %s: %w", k, err)
+			}
+		}
+		if hasLegacy {
+			if err := legacy.Delete(k); err != nil {
+				return fmt.Errorf("drop published task %s: %w", k, err)
+			}
+		}
+		return nil
+	}
 	for _, u := range entries {
 		k := []byte(u.ID)
-		if err := snap.Put(k, encodeEntry(u.Entry)); err != nil {
-			return fmt.Errorf("put snapshot entry %s: %w", u.ID, err)
+		old, err := versionOf(snap, k)
+		if err != nil {
+			return err
 		}
+		ver := old
 		switch {
 		case u.Entry.Deleted:
-			if err := pub.Delete(k); err != nil {
-				return fmt.Errorf("drop published task %s: %w", u.ID, err)
-			}
+			ver = 0
 		case u.Published != nil:
-			if err := pub.Put(k, u.Published); err != nil {
+			if ver, err = vers.NextSequence(); err != nil {
+				return fmt.Errorf("next version sequence: %w", err)
+			}
+			if err := vers.Put(seqKey(ver), u.Published); err != nil {
 				return fmt.Errorf("put published task %s: %w", u.ID, err)
 			}
 		}
+		if ver != old || u.Entry.Deleted {
+			if err := forget(k, old); err != nil {
+				return err
+			}
+		}
+		if err := snap.Put(k, encodeSnap(u.Entry, ver)); err != nil {
+			return fmt.Errorf("put snapshot entry %s: %w", u.ID, err)
+		}
 	}
 	for _, id := range drop {
-		if err := snap.Delete([]byte(id)); err != nil {
-			return fmt.Errorf("drop snapshot entry %s: %w", id, err)
+		k := []byte(id)
+		old, err := versionOf(snap, k)
+		if err != nil {
+			return err
 		}
-		if err := pub.Delete([]byte(id)); err != nil {
-			return fmt.Errorf("drop published task %s: %w", id, err)
+		if err := forget(k, old); err != nil {
+			return err
+		}
+		if err := snap.Delete(k); err != nil {
+			return fmt.Errorf("drop snapshot entry %s: %w", id, err)
 		}
 	}
 	return nil
+}
+
+// versionOf returns the version the snapshot record of k points at (0: none).
+func versionOf(snap *bolt.Bucket, k []byte) (uint64, error) {
+	v := snap.Get(k)
+	if v == nil {
+		return 0, nil
+	}
+	_, ver, err := decodeSnap(v)
+	if err != nil {
+		return 0, fmt.Errorf("snapshot entry %q: %w", k, err)
+	}
+	return ver, nil
 }
 
 // Outbox returns up to limit messages queued for sink after position after, in order.

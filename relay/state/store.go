@@ -3,6 +3,12 @@
 // their sinks (the events once, and one queue of routed messages per sink), and the
 // poller's bookkeeping. *Store satisfies tasks.StateStore.
 //
+// Only the snapshot is keyed by task id. A large listing commits its tasks in chunks of
+// random ids, and every chunk rewrites the leaf pages it touches: so the bulky records,
+// the published JSON (bucket versions) and the events, are appended under sequence
+// numbers, and a snapshot record points at its task's version. A first sync then writes
+// each task's JSON once, in order, whatever the order of the ids.
+//
 // Every Commit and Ack is one bbolt transaction, fsynced before it returns (NoSync is never
 // turned on), so a crash leaves either all of a cycle's changes or none of them.
 package state
@@ -35,7 +41,8 @@ var ErrCorrupt = errors.New("state file holds an unreadable record")
 
 var (
 	bucketSnapshot  = []byte("snapshot")
-	bucketPublished = []byte("published")
+	bucketPublished = []byte("published") // before versions: task id → published JSON
+	bucketVersions  = []byte("versions")
 	bucketEvents    = []byte("events")
 	bucketQueues    = []byte("queues")
 	bucketMeta      = []byte("meta")
@@ -68,7 +75,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketSnapshot, bucketPublished, bucketEvents, bucketQueues, bucketMeta} {
+		for _, b := range [][]byte{bucketSnapshot, bucketPublished, bucketVersions, bucketEvents, bucketQueues, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -124,7 +131,7 @@ func (s *Store) LoadIndex(ctx context.Context, fn func(id string, e tasks.Entry)
 	}
 	return s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSnapshot).ForEach(func(k, v []byte) error {
-			e, err := decodeEntry(v)
+			e, _, err := decodeSnap(v)
 			if err != nil {
 				return fmt.Errorf("snapshot entry %q: %w", k, err)
 			}
@@ -141,9 +148,27 @@ func (s *Store) LoadPublished(ctx context.Context, ids []string) (map[string][]b
 	}
 	out := make(map[string][]byte, len(ids))
 	err := s.view(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketPublished)
+		snap, vers, legacy := tx.Bucket(bucketSnapshot), tx.Bucket(bucketVersions), tx.Bucket(bucketPublished)
 		for _, id := range ids {
-			if v := b.Get([]byte(id)); v != nil {
+			sv := snap.Get([]byte(id))
+			if sv == nil {
+				continue
+			}
+			e, ver, err := decodeSnap(sv)
+			if err != nil {
+				return fmt.Errorf("snapshot entry %q: %w", id, err)
+			}
+			var v []byte
+			switch {
+			case e.Deleted:
+			case ver != 0:
+				if v = vers.Get(seqKey(ver)); v == nil {
+					return fmt.Errorf("snapshot entry %q names a missing version %d: %w", id, ver, ErrCorrupt)
+				}
+			default: // written before versions
+				v = legacy.Get([]byte(id))
+			}
+			if v != nil {
 				out[id] = append([]byte(nil), v...) // bbolt's bytes die with the transaction
 			}
 		}
