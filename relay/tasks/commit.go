@@ -28,10 +28,25 @@ type chunkResult struct {
 	err      error
 }
 
-// submit waits for the chunk in flight, then starts writing pl.
+// outboxBacklog is how many messages may wait for a sink before the next chunk of a large
+// listing waits for its drain. Without it a first sync commits faster than a broker
+// confirms and the outbox holds the whole tenant: a million events in the state file, in
+// the page cache and mapped into the process. With it the outbox stays within two chunks
+// and the pages freed by acknowledged messages are reused.
+const outboxBacklog = chunkSize
+
+// submit waits for the chunk in flight and, while Run's drainers publish, for the sinks to
+// work off their backlog; then it starts writing pl.
 func (c *chunker) submit(pl *plan) error {
 	if err := c.wait(); err != nil {
 		return err
+	}
+	if c.p.background.Load() {
+		for _, d := range c.p.drains {
+			if err := d.waitBelow(c.ctx, outboxBacklog); err != nil {
+				return err
+			}
+		}
 	}
 	done := make(chan chunkResult, 1)
 	c.done = done

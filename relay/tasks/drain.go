@@ -35,6 +35,38 @@ type sinkDrain struct {
 	pending      int
 	lastProgress time.Time
 	lastErr      error
+	changed      chan struct{} // closed when pending shrinks or a drain fails; nil when nobody waits
+}
+
+// waitBelow returns once at most n messages wait for d, or its last drain failed (a sink
+// that is down must not stop the listing: its outbox grows up to OutboxLimit instead), or
+// ctx is done.
+func (d *sinkDrain) waitBelow(ctx context.Context, n int) error {
+	for {
+		d.mu.Lock()
+		if d.pending <= n || d.lastErr != nil {
+			d.mu.Unlock()
+			return nil
+		}
+		if d.changed == nil {
+			d.changed = make(chan struct{})
+		}
+		ch := d.changed
+		d.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// signal wakes waitBelow; d.mu is held.
+func (d *sinkDrain) signal() {
+	if d.changed != nil {
+		close(d.changed)
+		d.changed = nil
+	}
 }
 
 func (d *sinkDrain) status() (pending int, lastProgress time.Time, lastErr error) {
@@ -175,6 +207,7 @@ func (p *Poller) acked(d *sinkDrain, qs []Queued) {
 	d.mu.Lock()
 	d.pending = max(d.pending-len(qs), 0)
 	d.lastProgress, d.lastErr = p.cfg.Now(), nil
+	d.signal()
 	d.mu.Unlock()
 	p.setPending()
 	if m := p.cfg.Metrics; m != nil {
@@ -221,4 +254,5 @@ func (p *Poller) drained(d *sinkDrain, err error) {
 		return
 	}
 	d.lastErr = err
+	d.signal()
 }

@@ -22,10 +22,12 @@ type Poller struct {
 	router atomic.Pointer[relay.Router]
 	drains []*sinkDrain // one per sink, sorted by name
 
-	mu         sync.Mutex // held for a whole cycle
-	idx        *index     // nil until loaded from the store
-	meta       Meta
-	background atomic.Bool // Run's drainers publish; Cycle only wakes them
+	mu  sync.Mutex // held for a whole cycle
+	idx *index     // nil until loaded from the store
+	// stateLoaded is closed once idx and the queue sizes are loaded (Run's drainers wait).
+	stateLoaded chan struct{}
+	meta        Meta
+	background  atomic.Bool // Run's drainers publish; Cycle only wakes them
 
 	health   healthState
 	progress progress
@@ -61,7 +63,7 @@ func New(cfg Config) (*Poller, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	p := &Poller{cfg: cfg, log: cfg.Logger.With().Str("component", HealthComponent).Logger()}
+	p := &Poller{cfg: cfg, log: cfg.Logger.With().Str("component", HealthComponent).Logger(), stateLoaded: make(chan struct{})}
 	p.router.Store(&cfg.Router)
 	for name, s := range cfg.Sinks {
 		p.drains = append(p.drains, &sinkDrain{name: name, sink: s, kick: make(chan struct{}, 1)})
@@ -222,6 +224,7 @@ func (p *Poller) load(ctx context.Context) error {
 		}
 	}
 	p.idx = ix
+	close(p.stateLoaded)
 	p.setPending()
 	p.log.Info().Int("snapshot", ix.live).Int("tombstones", len(ix.ids)-ix.live).Int("outbox", total).
 		Bool("synced", meta.Synced).Msg("tasks state loaded")
