@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -55,7 +56,13 @@ type Store struct {
 	mu   sync.RWMutex // transactions hold it to read; compaction to swap db
 	db   *bolt.DB
 	path string
+
+	written atomic.Int64 // bytes written since the mapping was last dropped
 }
+
+// dropEvery is how many bytes of pages written make the store drop its mapping of the
+// file (dropMapped): often enough that RSS stays small, rarely enough to cost nothing.
+const dropEvery = 64 << 20
 
 var _ tasks.StateStore = (*Store)(nil)
 
@@ -108,7 +115,19 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 func (s *Store) update(fn func(*bolt.Tx) error) error {
 	s.mu.RLock() // bbolt serialises writers itself
 	defer s.mu.RUnlock()
-	return s.db.Update(fn)
+	var written int64
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		tx.OnCommit(func() { st := tx.Stats(); written = st.GetPageAlloc() })
+		return nil
+	})
+	if err == nil && s.written.Add(written) >= dropEvery {
+		s.written.Store(0)
+		_ = s.db.View(func(tx *bolt.Tx) error { dropMapped(tx); return nil })
+	}
+	return err
 }
 
 // Close closes the file and releases its lock. Closing twice is harmless.
