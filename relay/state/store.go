@@ -5,9 +5,11 @@
 //
 // Only the snapshot is keyed by task id. A large listing commits its tasks in chunks of
 // random ids, and every chunk rewrites the leaf pages it touches: so the bulky records,
-// the published JSON (bucket versions) and the events, are appended under sequence
-// numbers, and a snapshot record points at its task's version. A first sync then writes
-// each task's JSON once, in order, whatever the order of the ids.
+// the events and the published JSON, are appended under sequence numbers, and a snapshot
+// record points at its task's version (verRef). The version is the event that published
+// it, kept after its sinks confirmed it, or a record of bucket versions (a task listed
+// without an event, or whose event also carries a large previous version). A first sync
+// then writes each task's JSON once, in order, whatever the order of the ids.
 //
 // Every Commit and Ack is one bbolt transaction, fsynced before it returns (NoSync is never
 // turned on), so a crash leaves either all of a cycle's changes or none of them.
@@ -62,7 +64,7 @@ type Store struct {
 
 // dropEvery is how many bytes of pages written make the store drop its mapping of the
 // file (dropMapped): often enough that RSS stays small, rarely enough to cost nothing.
-const dropEvery = 64 << 20
+const dropEvery = 16 << 20
 
 var _ tasks.StateStore = (*Store)(nil)
 
@@ -168,21 +170,28 @@ func (s *Store) LoadPublished(ctx context.Context, ids []string) (map[string][]b
 	out := make(map[string][]byte, len(ids))
 	err := s.view(func(tx *bolt.Tx) error {
 		snap, vers, legacy := tx.Bucket(bucketSnapshot), tx.Bucket(bucketVersions), tx.Bucket(bucketPublished)
+		evs := tx.Bucket(bucketEvents)
 		for _, id := range ids {
 			sv := snap.Get([]byte(id))
 			if sv == nil {
 				continue
 			}
-			e, ver, err := decodeSnap(sv)
+			e, ref, err := decodeSnap(sv)
 			if err != nil {
 				return fmt.Errorf("snapshot entry %q: %w", id, err)
 			}
 			var v []byte
 			switch {
 			case e.Deleted:
-			case ver != 0:
-				if v = vers.Get(seqKey(ver)); v == nil {
-					return fmt.Errorf("snapshot entry %q names a missing version %d: %w", id, ver, ErrCorrupt)
+			case ref.inEvent:
+				rec := evs.Get(seqKey(ref.seq))
+				if uint64(len(rec)) < uint64(ref.off)+uint64(ref.n) {
+					return fmt.Errorf("snapshot entry %q names a missing event %d: %w", id, ref.seq, ErrCorrupt)
+				}
+				v = rec[ref.off : ref.off+ref.n]
+			case ref.seq != 0:
+				if v = vers.Get(seqKey(ref.seq)); v == nil {
+					return fmt.Errorf("snapshot entry %q names a missing version %d: %w", id, ref.seq, ErrCorrupt)
 				}
 			default: // written before versions
 				v = legacy.Get([]byte(id))

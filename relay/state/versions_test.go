@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"testing"
@@ -83,4 +84,113 @@ func TestStore_ReadsAndReplacesPublishedJSONOfOlderFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = s.Close()
+}
+
+// eventWith is an event of task id whose body holds task (and previous) as the tasks
+// pipeline encodes them.
+func eventWith(id, evID string, op schema.Op, task, previous string) tasks.OutboxEvent {
+	if previous == "" {
+		previous = "null"
+	}
+	body := `{"specversion":"1.0","id":"` + evID + `","subject":"` + id + `","data":{"op":"` + string(op) + `","task":` + task + `,"previous":` + previous + `}}`
+	return tasks.OutboxEvent{Head: tasks.EventHead{TaskID: id, EventID: evID, Op: op, Source: "s"}, Body: []byte(body),
+		Targets: []tasks.QueuedTarget{{Sink: "nats", Destination: "d"}}}
+}
+
+func keys(t *testing.T, s *Store, bucket []byte) int {
+	t.Helper()
+	n := 0
+	if err := s.view(func(tx *bolt.Tx) error { n = tx.Bucket(bucket).Stats().KeyN; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func ackAll(t *testing.T, s *Store) {
+	t.Helper()
+	ctx := context.Background()
+	qs, err := s.Outbox(ctx, "nats", nil, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pos []tasks.QueuePos
+	for _, q := range qs {
+		pos = append(pos, q.Pos)
+	}
+	if err := s.Ack(ctx, "nats", pos); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A task's JSON is stored once: the event that carries it stays, after its sink confirmed
+// it, as the task's version until a newer one replaces it.
+func TestStore_PublishedJSONLivesInItsEvent(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "tasks.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v1 := `{"id":"a","n":1}`
+	if err := s.Commit(ctx, tasks.Commit{
+		Entries: []tasks.EntryUpdate{{ID: "a", Entry: tasks.Entry{ChangeNo: 1}, Published: []byte(v1)}},
+		Events:  []tasks.OutboxEvent{eventWith("a", "e1", schema.OpCreated, v1, "")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when, want string, events, versions int) {
+		t.Helper()
+		pub, err := s.LoadPublished(ctx, []string{"a"})
+		if err != nil || string(pub["a"]) != want {
+			t.Fatalf("%s: published = %q, %v; want %s", when, pub["a"], err, want)
+		}
+		if e, v := keys(t, s, bucketEvents), keys(t, s, bucketVersions); e != events || v != versions {
+			t.Fatalf("%s: %d events and %d versions stored, want %d and %d", when, e, v, events, versions)
+		}
+	}
+	check("committed", v1, 1, 0)
+	ackAll(t, s)
+	check("confirmed", v1, 1, 0)
+
+	// An update while the created event is confirmed: the created event goes at once.
+	v2 := `{"id":"a","n":2}`
+	if err := s.Commit(ctx, tasks.Commit{
+		Entries: []tasks.EntryUpdate{{ID: "a", Entry: tasks.Entry{ChangeNo: 2}, Published: []byte(v2)}},
+		Events:  []tasks.OutboxEvent{eventWith("a", "e2", schema.OpUpdated, v2, v1)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check("updated", v2, 1, 0)
+	// Another update while e2 is queued: e2 stays for its sink, then goes.
+	v3 := `{"id":"a","n":3}`
+	if err := s.Commit(ctx, tasks.Commit{
+		Entries: []tasks.EntryUpdate{{ID: "a", Entry: tasks.Entry{ChangeNo: 3}, Published: []byte(v3)}},
+		Events:  []tasks.OutboxEvent{eventWith("a", "e3", schema.OpUpdated, v3, v2)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check("updated twice", v3, 2, 0)
+	ackAll(t, s)
+	check("both confirmed", v3, 1, 0)
+
+	// An event much larger than its task gives the JSON to versions once confirmed.
+	v4 := `{"id":"a","n":4}`
+	big := `{"id":"a","notes":"` + string(bytes.Repeat([]byte("x"), 2000)) + `"}`
+	if err := s.Commit(ctx, tasks.Commit{
+		Entries: []tasks.EntryUpdate{{ID: "a", Entry: tasks.Entry{ChangeNo: 4}, Published: []byte(v4)}},
+		Events:  []tasks.OutboxEvent{eventWith("a", "e4", schema.OpUpdated, v4, big)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ackAll(t, s)
+	check("large event confirmed", v4, 0, 1)
+
+	if err := s.Commit(ctx, tasks.Commit{
+		Entries: []tasks.EntryUpdate{{ID: "a", Entry: tasks.Entry{ChangeNo: 5, Deleted: true}}},
+		Events:  []tasks.OutboxEvent{eventWith("a", "e5", schema.OpDeleted, "null", v4)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ackAll(t, s)
+	check("deleted", "", 0, 0)
 }
