@@ -43,7 +43,11 @@ func (c *chunker) submit(pl *plan) error {
 	}
 	if c.p.background.Load() {
 		for _, d := range c.p.drains {
-			if err := d.waitBelow(c.ctx, outboxBacklog); err != nil {
+			waiting := func(pending int) {
+				c.p.log.Debug().Str("sink", d.name).Int("waiting", pending).
+					Msg("listing waits for the sink to confirm its backlog")
+			}
+			if err := d.waitBelow(c.ctx, outboxBacklog, waiting); err != nil {
 				return err
 			}
 		}
@@ -85,6 +89,18 @@ func (p *Poller) write(ctx context.Context, pl *plan, router relay.Router, start
 	if err := p.cfg.Store.Commit(ctx, c); err != nil {
 		return nil, 0, fmt.Errorf("commit snapshot and outbox: %w", err)
 	}
+	// The bytes are in the store now: let them go while the walk fills the next chunk
+	// (a chunk's tasks and events are ~50 MB that would otherwise live until it is applied).
+	for i := range events {
+		events[i].Body = nil
+		for j := range events[i].Targets {
+			events[i].Targets[j].Body = nil
+		}
+	}
+	for i := range pl.updates {
+		pl.updates[i].Published = nil
+	}
+	pl.changes = nil
 	return events, unrouted, nil
 }
 

@@ -40,13 +40,17 @@ type sinkDrain struct {
 
 // waitBelow returns once at most n messages wait for d, or its last drain failed (a sink
 // that is down must not stop the listing: its outbox grows up to OutboxLimit instead), or
-// ctx is done.
-func (d *sinkDrain) waitBelow(ctx context.Context, n int) error {
+// ctx is done. It calls waiting, once, before it waits.
+func (d *sinkDrain) waitBelow(ctx context.Context, n int, waiting func(pending int)) error {
 	for {
 		d.mu.Lock()
 		if d.pending <= n || d.lastErr != nil {
 			d.mu.Unlock()
 			return nil
+		}
+		if waiting != nil {
+			waiting(d.pending)
+			waiting = nil
 		}
 		if d.changed == nil {
 			d.changed = make(chan struct{})
