@@ -22,7 +22,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -58,15 +57,7 @@ type Store struct {
 	mu   sync.RWMutex // transactions hold it to read; compaction to swap db
 	db   *bolt.DB
 	path string
-
-	written atomic.Int64 // bytes written since the mapping was last dropped
 }
-
-// dropEvery is how many bytes of pages written make the store drop its mapping of the
-// file (dropMapped). An Ack writes little but reads a snapshot page for each event it
-// retires, so a million-task first sync mapped 400 MB between drops every 16 MB: drop after
-// any transaction that wrote a page (a few hundred in a first sync, ~1 ms each).
-const dropEvery = 1
 
 var _ tasks.StateStore = (*Store)(nil)
 
@@ -116,22 +107,47 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 	return s.db.View(fn)
 }
 
+// update runs fn in a write transaction and drops the mapping of the file (dropMapped)
+// while it runs and after it: a transaction that rewrites random snapshot pages maps far
+// more of the file than it reads, as each page fault maps the cached pages around it too
+// (the kernel's fault-around, which MADV_RANDOM does not turn off), and bbolt reads every
+// page it frees; a chunk of a million-task first sync mapped 300 MB.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
 	s.mu.RLock() // bbolt serialises writers itself
 	defer s.mu.RUnlock()
-	var written int64
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		if err := fn(tx); err != nil {
-			return err
-		}
-		tx.OnCommit(func() { st := tx.Stats(); written = st.GetPageAlloc() })
-		return nil
-	})
-	if err == nil && s.written.Add(written) >= dropEvery {
-		s.written.Store(0)
-		_ = s.db.View(func(tx *bolt.Tx) error { dropMapped(tx); return nil })
-	}
+	db := s.db // compaction swaps it only under s.mu's write lock
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		dropWhile(db, stop)
+	}()
+	err := db.Update(fn)
+	close(stop)
+	wg.Wait()
+	_ = db.View(func(tx *bolt.Tx) error { dropMapped(tx); return nil })
 	return err
+}
+
+// dropInterval is how often a long write transaction's mapped pages are dropped.
+const dropInterval = 20 * time.Millisecond
+
+// dropWhile drops the mapping every dropInterval until stop is closed. It runs beside a
+// write transaction, which is safe: each drop is a read transaction, and bbolt does not
+// remap while one is open (the writer waits for it), and it covers only the pages that
+// read transaction sees, all of them within the mapping.
+func dropWhile(db *bolt.DB, stop <-chan struct{}) {
+	t := time.NewTicker(dropInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			_ = db.View(func(tx *bolt.Tx) error { dropMapped(tx); return nil })
+		}
+	}
 }
 
 // Close closes the file and releases its lock. Closing twice is harmless.

@@ -14,6 +14,7 @@ import (
 // chunk only once it is durable, on the walk's goroutine (wait).
 type chunker struct {
 	p      *Poller
+	walk   *walk // nil: nothing to forget
 	ctx    context.Context
 	router relay.Router
 	start  time.Time
@@ -72,6 +73,13 @@ func (c *chunker) wait() error {
 		return r.err
 	}
 	c.p.applied(r.pl, r.events, r.unrouted, c.rep)
+	if c.walk != nil {
+		// The index has these tasks now, marked as seen by this walk, and tells a task
+		// listed again: the walk need not remember them (a million ids in a first sync).
+		for _, u := range r.pl.updates {
+			delete(c.walk.seenNew, u.ID)
+		}
+	}
 	return nil
 }
 

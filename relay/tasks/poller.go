@@ -121,7 +121,7 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 	// A large listing (a first sync) is committed as it goes, in chunks: memory stays
 	// bounded and the sinks publish while the walk goes on. Every chunk is facts: tasks
 	// created or changed.
-	chunks := &chunker{p: p, ctx: ctx, router: router, start: start, rep: rep}
+	chunks := &chunker{p: p, walk: w, ctx: ctx, router: router, start: start, rep: rep}
 	w.flush = func() error { return chunks.submit(w.plan(p.meta, emitCreated)) }
 	opts := p.cfg.List
 	opts.Progress = p.progress.callback(p, opts.Progress)
