@@ -56,7 +56,12 @@ func (c *chunker) submit(pl *plan) error {
 	done := make(chan chunkResult, 1)
 	c.done = done
 	go func() {
+		began := time.Now()
 		events, unrouted, err := c.p.write(c.ctx, pl, c.router, c.start)
+		if err == nil && len(pl.updates) > 0 {
+			c.p.log.Debug().Int("tasks", len(pl.updates)).Int("events", len(events)).
+				Dur("took", time.Since(began)).Msg("chunk committed")
+		}
 		done <- chunkResult{pl: pl, events: events, unrouted: unrouted, err: err}
 	}()
 	return nil
