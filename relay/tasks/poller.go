@@ -28,6 +28,8 @@ type Poller struct {
 	mu          sync.Mutex // held for a whole cycle
 	settledLive uint64     // the live heap after the last settleMemory
 	idx         *index     // nil until loaded from the store
+	// stateLoaded is closed once idx and the queue sizes are loaded (Run's drainers wait).
+	stateLoaded chan struct{}
 	meta        Meta
 	background  atomic.Bool // Run's drainers publish; Cycle only wakes them
 
@@ -65,7 +67,7 @@ func New(cfg Config) (*Poller, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	p := &Poller{cfg: cfg, log: cfg.Logger.With().Str("component", HealthComponent).Logger()}
+	p := &Poller{cfg: cfg, log: cfg.Logger.With().Str("component", HealthComponent).Logger(), stateLoaded: make(chan struct{})}
 	p.router.Store(&cfg.Router)
 	for name, s := range cfg.Sinks {
 		p.drains = append(p.drains, &sinkDrain{name: name, sink: s, kick: make(chan struct{}, 1)})
@@ -123,7 +125,7 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 	// A large listing (a first sync) is committed as it goes, in chunks: memory stays
 	// bounded and the sinks publish while the walk goes on. Every chunk is facts: tasks
 	// created or changed.
-	chunks := &chunker{p: p, ctx: ctx, router: router, start: start, rep: rep}
+	chunks := &chunker{p: p, walk: w, ctx: ctx, router: router, start: start, rep: rep}
 	w.flush = func() error { return chunks.submit(w.plan(p.meta, emitCreated)) }
 	opts := p.cfg.List
 	opts.Progress = p.progress.callback(p, opts.Progress)
@@ -254,6 +256,7 @@ func (p *Poller) load(ctx context.Context) error {
 		}
 	}
 	p.idx = ix
+	close(p.stateLoaded)
 	p.setPending()
 	p.log.Info().Int("snapshot", ix.live).Int("tombstones", ix.ids-ix.live).Int("outbox", total).
 		Bool("synced", meta.Synced).Msg("tasks state loaded")
