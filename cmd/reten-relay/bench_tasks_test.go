@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +32,8 @@ import (
 // and the state file's size.
 //
 //	go test -run '^$' -bench TasksScale -benchtime 1x -timeout 30m ./cmd/reten-relay/
+//	RETEN_BENCH_PROFILE=/tmp/prof go test ... (CPU and heap profiles of the unchanged cycles after the first)
+//	RETEN_BENCH_CYCLES=10 go test ... (unchanged cycles to measure; default 3)
 //	RETEN_BENCH_TASKS=1000000 go test -run '^$' -bench 'TasksScale/nats' -benchtime 1x -timeout 60m ./cmd/reten-relay/
 func BenchmarkTasksScale(b *testing.B) {
 	n := 100_000
@@ -104,9 +107,14 @@ log: {level: %s}
 	// Unchanged cycles: the CPU between two "tasks cycle" lines is one cycle's (the relay
 	// idles in between).
 	cycles := relay.count(`"message":"tasks cycle"`)
+	profile := os.Getenv("RETEN_BENCH_PROFILE")
 	var cpus []float64
 	last := relay.cpu()
-	for len(cpus) < 3 {
+	want := 3
+	if s := os.Getenv("RETEN_BENCH_CYCLES"); s != "" {
+		want, _ = strconv.Atoi(s)
+	}
+	for len(cpus) < max(want, 1) {
 		waitStart := time.Now()
 		waitBench(b, 10*time.Minute, "an unchanged cycle", func() bool {
 			if time.Since(waitStart) > time.Minute {
@@ -117,8 +125,20 @@ log: {level: %s}
 		})
 		cycles = relay.count(`"message":"tasks cycle"`)
 		now := relay.cpu()
-		cpus = append(cpus, now-last)
+		// Only a cycle that changed nothing counts (the first sync may log its last
+		// cycle after its events are all in the stream).
+		if lines := cycleLine.FindAllString(relay.out.String(), -1); strings.Contains(lines[len(lines)-1], `"created":0,"updated":0,"deleted":0`) {
+			cpus = append(cpus, now-last)
+		}
 		last = now
+		if profile != "" && len(cpus) == 1 { // the first one may compact the state file
+			_ = relay.cmd.Process.Signal(syscall.SIGUSR1)
+		}
+	}
+	if profile != "" {
+		_ = relay.cmd.Process.Signal(syscall.SIGUSR2)
+		waitBench(b, time.Minute, "the profiles", func() bool { _, err := os.Stat(filepath.Join(profile, "done")); return err == nil })
+		_ = os.Remove(filepath.Join(profile, "done"))
 	}
 	rss, peak := relay.status("VmRSS"), relay.status("VmHWM")
 	anon, file := relay.status("RssAnon"), relay.status("RssFile")
@@ -152,6 +172,8 @@ log: {level: %s}
 		n, b.Name(), firstSync.Seconds(), syncCPU, peakAfterSync/1024, plain.Seconds(), plain.Seconds()/firstSync.Seconds(),
 		cycleCPU, cpus, float64(n)/cycleCPU, rss/1024, anon/1024, file/1024, peak/1024, float64(st.Size())/(1<<20))
 }
+
+var cycleLine = regexp.MustCompile(`\{[^\n]*"message":"tasks cycle"\}`)
 
 func minFloat(xs []float64) float64 {
 	m := xs[0]
@@ -226,7 +248,7 @@ func (p *benchProc) heapMetrics() string {
 	raw, _ := io.ReadAll(resp.Body)
 	var out []string
 	for _, line := range strings.Split(string(raw), "\n") {
-		for _, name := range []string{"go_memstats_heap_inuse_bytes ", "go_memstats_heap_idle_bytes ", "go_memstats_heap_released_bytes ", "go_memstats_stack_inuse_bytes ", "go_memstats_sys_bytes "} {
+		for _, name := range []string{"go_memstats_heap_inuse_bytes ", "go_memstats_heap_idle_bytes ", "go_memstats_heap_released_bytes ", "go_memstats_stack_inuse_bytes ", "go_memstats_sys_bytes ", "go_memstats_next_gc_bytes ", "go_memstats_heap_alloc_bytes "} {
 			if strings.HasPrefix(line, name) {
 				v, _ := strconv.ParseFloat(strings.TrimPrefix(line, name), 64)
 				out = append(out, fmt.Sprintf("%s%.0fMB", strings.TrimSuffix(strings.TrimPrefix(name, "go_memstats_"), "_bytes "), v/(1<<20)))

@@ -26,6 +26,7 @@ func TestE2E_Tasks_ChurnProgressesWithoutPhantomDeletes(t *testing.T) {
 
 func runChurn(t *testing.T, n, cycles int) {
 	e := newE2E(t, retensim.WithTasks(n), retensim.WithSeed(11))
+	e.concurrency = 16 // as a large tenant's operator would set it
 	sub := e.subscribe()
 	a := e.app("", appOptions{})
 	cycle(t, a)

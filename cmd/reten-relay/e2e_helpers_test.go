@@ -28,12 +28,14 @@ type e2e struct {
 	dir  string
 	// routes is the tasks.routes YAML; by default every event to reten.tasks.{op}.{channel}.
 	routes string
+	// concurrency is tasks.concurrency, the pages fetched at once.
+	concurrency int
 }
 
 func newE2E(t *testing.T, opts ...retensim.Option) *e2e {
 	t.Helper()
 	return &e2e{t: t, sim: retensim.New(t, opts...), nats: relaytest.StartNATS(t), dir: t.TempDir(),
-		routes: `[{name: all, sink: nats, subject: "reten.tasks.{op}.{channel}"}]`}
+		routes: `[{name: all, sink: nats, subject: "reten.tasks.{op}.{channel}"}]`, concurrency: 4}
 }
 
 // configYAML is a relay config against this env's simulator and NATS; extra is appended.
@@ -44,12 +46,12 @@ nats: {url: %q}
 tasks:
   interval: 100ms
   page_size: 100
-  concurrency: 4
+  concurrency: %d
   state: %q
   routes: %s
 http: {listen: "127.0.0.1:0"}
 log: {level: error}
-`, e.sim.URL(), e.sim.APIKey(), e.nats.URL(), filepath.Join(e.dir, "tasks.db"), e.routes) + extra
+`, e.sim.URL(), e.sim.APIKey(), e.nats.URL(), e.concurrency, filepath.Join(e.dir, "tasks.db"), e.routes) + extra
 }
 
 func (e *e2e) configFile(extra string) string {

@@ -3,6 +3,7 @@ package routing
 import (
 	"bytes"
 	"encoding/json"
+	"unicode/utf8"
 
 	"github.com/reten/reten-relay/schema"
 )
@@ -53,9 +54,11 @@ func valuesOf(ev schema.Event, needTask bool) *Values {
 		return v
 	}
 	var tf taskFields
-	if err := json.Unmarshal(raw, &tf); err != nil {
-		// Not an object: no task fields, every one renders as missing.
-		return v
+	if !scanFields(raw, &tf) {
+		if err := json.Unmarshal(raw, &tf); err != nil {
+			// Not an object: no task fields, every one renders as missing.
+			return v
+		}
 	}
 	v.v[FieldType] = scalar(tf.Type)
 	v.v[FieldStatus] = scalar(tf.Status)
@@ -79,6 +82,9 @@ func scalar(raw json.RawMessage) string {
 	}
 	switch raw[0] {
 	case '"':
+		if s, ok := plainString(raw); ok {
+			return s
+		}
 		var s string
 		if json.Unmarshal(raw, &s) != nil {
 			return ""
@@ -89,4 +95,22 @@ func scalar(raw json.RawMessage) string {
 	default:
 		return string(raw)
 	}
+}
+
+// plainString returns the text of a JSON string without escapes, control characters or
+// invalid UTF-8 (whose decoding is the text itself), and false for any other.
+func plainString(raw json.RawMessage) (string, bool) {
+	if len(raw) < 2 || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	for _, c := range body {
+		if c < 0x20 || c == '\\' || c == '"' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(body) {
+		return "", false
+	}
+	return string(body), true
 }

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -9,15 +10,60 @@ import (
 	"github.com/reten/reten-relay/schema"
 )
 
-func encodeEntry(e tasks.Entry) []byte { return schema.AppendEntry(nil, e) }
+// entrySize is the length of schema.AppendEntry's encoding.
+const entrySize = 34
 
-func decodeEntry(b []byte) (tasks.Entry, error) {
+// verRef says where a live task's published JSON is: nowhere known (seq 0: in bucket
+// published, written before versions, or none), in bucket versions under seq, or inside
+// the record of outbox event seq, at [off, off+n) (inEvent): an event that carries the
+// task's JSON is kept after its sinks confirmed it for as long as it is the task's
+// latest version, so a first sync writes each task's JSON once.
+type verRef struct {
+	seq     uint64
+	inEvent bool
+	off, n  uint32
+}
+
+// Snapshot records: the entry (schema.AppendEntry, 34 bytes), then the verRef: nothing
+// (seq 0), a versions sequence (8 bytes), or an event sequence, offset and length (16
+// bytes). Records written before versions are the entry alone. An older v1 entry is 50
+// bytes too but starts with 1; an entry of this layout starts with 2.
+func encodeSnap(e tasks.Entry, ref verRef) []byte {
+	b := schema.AppendEntry(make([]byte, 0, entrySize+16), e)
+	if ref.seq == 0 {
+		return b
+	}
+	b = binary.BigEndian.AppendUint64(b, ref.seq)
+	if ref.inEvent {
+		b = binary.BigEndian.AppendUint32(b, ref.off)
+		b = binary.BigEndian.AppendUint32(b, ref.n)
+	}
+	return b
+}
+
+func decodeSnap(b []byte) (tasks.Entry, verRef, error) {
+	var ref verRef
+	if len(b) > entrySize && b[0] == entryV2 {
+		switch len(b) {
+		case entrySize + 8:
+			ref.seq = binary.BigEndian.Uint64(b[entrySize:])
+		case entrySize + 16:
+			ref = verRef{seq: binary.BigEndian.Uint64(b[entrySize:]), inEvent: true,
+				off: binary.BigEndian.Uint32(b[entrySize+8:]), n: binary.BigEndian.Uint32(b[entrySize+12:])}
+		default:
+			return tasks.Entry{}, verRef{}, ErrCorrupt
+		}
+		b = b[:entrySize]
+	}
 	e, err := schema.DecodeEntry(b)
 	if err != nil {
-		return tasks.Entry{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		return tasks.Entry{}, verRef{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	return e, nil
+	return e, ref, nil
 }
+
+// entryV2 is the first byte of schema.AppendEntry's encoding.
+const entryV2 = 2
 
 func seqKey(seq uint64) []byte {
 	k := make([]byte, 8)
@@ -67,6 +113,36 @@ func encodeEvent(ev tasks.OutboxEvent) []byte {
 	b := make([]byte, 0, 4*binary.MaxVarintLen64+len(h.TaskID)+len(h.EventID)+len(h.Op)+len(h.Source)+len(ev.Body))
 	b = appendStrings(b, h.TaskID, h.EventID, string(h.Op), h.Source)
 	return append(b, ev.Body...)
+}
+
+// taskIn returns where the task's JSON sits in an event record written by encodeEvent
+// from ev (the body tasks.encodeEvent wrote: its first `,"task":` is data.task, since a
+// quote inside an earlier string value is escaped), if it is task byte for byte.
+func taskIn(ev tasks.OutboxEvent, task []byte) (off, n uint32, ok bool) {
+	i := bytes.Index(ev.Body, []byte(`,"task":`))
+	if i < 0 || !bytes.HasPrefix(ev.Body[i+8:], task) || len(task) == 0 {
+		return 0, 0, false
+	}
+	h := ev.Head
+	head := 0
+	for _, s := range []string{h.TaskID, h.EventID, string(h.Op), h.Source} {
+		head += uvarintLen(uint64(len(s))) + len(s)
+	}
+	return uint32(head + i + 8), uint32(len(task)), true
+}
+
+func uvarintLen(x uint64) int {
+	var buf [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(buf[:], x)
+}
+
+// eventTaskID returns the task id of an event record without copying it.
+func eventTaskID(b []byte) ([]byte, error) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || uint64(len(b)-w) < n {
+		return nil, ErrCorrupt
+	}
+	return b[w : w+int(n)], nil
 }
 
 // decodeEvent returns the head and the body, which aliases b.

@@ -22,16 +22,26 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.update(func(tx *bolt.Tx) error {
-		if err := putEntries(tx, c.Entries, c.Drop); err != nil {
-			return err
+	// Where each task's JSON sits in this commit's events, for the snapshot to point at.
+	published := make(map[string][]byte, len(c.Entries))
+	for _, u := range c.Entries {
+		if u.Published != nil && !u.Entry.Deleted {
+			published[u.ID] = u.Published
 		}
+	}
+	err := s.update(func(tx *bolt.Tx) error {
 		evs, queues := tx.Bucket(bucketEvents), tx.Bucket(bucketQueues)
 		evs.FillPercent = appendFill
+		inEvents := make(map[string]verRef, len(c.Events))
 		for _, ev := range c.Events {
 			seq, err := evs.NextSequence()
 			if err != nil {
 				return fmt.Errorf("next outbox sequence: %w", err)
+			}
+			if task, ok := published[ev.Head.TaskID]; ok && len(ev.Targets) > 0 {
+				if off, n, ok := taskIn(ev, task); ok {
+					inEvents[ev.Head.TaskID] = verRef{seq: seq, inEvent: true, off: off, n: n}
+				}
 			}
 			if err := evs.Put(seqKey(seq), encodeEvent(ev)); err != nil {
 				return fmt.Errorf("put outbox event %s: %w", ev.Head.EventID, err)
@@ -47,6 +57,9 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 				}
 			}
 		}
+		if err := putEntries(tx, c.Entries, c.Drop, inEvents); err != nil {
+			return err
+		}
 		if c.DropLegacyOutbox {
 			if err := dropLegacyOutbox(tx); err != nil {
 				return err
@@ -60,33 +73,101 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 	return nil
 }
 
-func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string) error {
-	snap, pub := tx.Bucket(bucketSnapshot), tx.Bucket(bucketPublished)
+// putEntries writes the snapshot entries. A new published JSON is found in this commit's
+// events (inEvents) or else appended to versions (see the package doc); the task's
+// earlier version is deleted, or, while an event that holds it is still queued, left to
+// Ack.
+func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvents map[string]verRef) error {
+	snap, vers, legacy := tx.Bucket(bucketSnapshot), tx.Bucket(bucketVersions), tx.Bucket(bucketPublished)
+	evs, queues := tx.Bucket(bucketEvents), tx.Bucket(bucketQueues)
+	vers.FillPercent = appendFill
+	hasLegacy := legacy != nil
+	if hasLegacy {
+		k, _ := legacy.Cursor().First()
+		hasLegacy = k != nil
+	}
+	// forget removes what a task's published JSON was before it changed.
+	forget := func(k []byte, old verRef) error {
+		switch {
+		case old.inEvent:
+			if held, err := queued(queues, old.seq); err != nil || held {
+				return err // still queued: Ack deletes it
+			}
+			if err := evs.Delete(seqKey(old.seq)); err != nil {
+				return fmt.Errorf("drop old version of task %s: %w", k, err)
+			}
+		case old.seq != 0:
+			if err := vers.Delete(seqKey(old.seq)); err != nil {
+				return fmt.Errorf("drop old version of task %s: %w", k, err)
+			}
+		}
+		if hasLegacy {
+			if err := legacy.Delete(k); err != nil {
+				return fmt.Errorf("drop published task %s: %w", k, err)
+			}
+		}
+		return nil
+	}
 	for _, u := range entries {
 		k := []byte(u.ID)
-		if err := snap.Put(k, encodeEntry(u.Entry)); err != nil {
-			return fmt.Errorf("put snapshot entry %s: %w", u.ID, err)
+		old, err := versionOf(snap, k)
+		if err != nil {
+			return err
 		}
+		ref := old
 		switch {
 		case u.Entry.Deleted:
-			if err := pub.Delete(k); err != nil {
-				return fmt.Errorf("drop published task %s: %w", u.ID, err)
-			}
+			ref = verRef{}
 		case u.Published != nil:
-			if err := pub.Put(k, u.Published); err != nil {
+			var ok bool
+			if ref, ok = inEvents[u.ID]; ok {
+				break
+			}
+			seq, err := vers.NextSequence()
+			if err != nil {
+				return fmt.Errorf("next version sequence: %w", err)
+			}
+			if err := vers.Put(seqKey(seq), u.Published); err != nil {
 				return fmt.Errorf("put published task %s: %w", u.ID, err)
 			}
+			ref = verRef{seq: seq}
+		}
+		if ref != old || u.Entry.Deleted {
+			if err := forget(k, old); err != nil {
+				return err
+			}
+		}
+		if err := snap.Put(k, encodeSnap(u.Entry, ref)); err != nil {
+			return fmt.Errorf("put snapshot entry %s: %w", u.ID, err)
 		}
 	}
 	for _, id := range drop {
-		if err := snap.Delete([]byte(id)); err != nil {
-			return fmt.Errorf("drop snapshot entry %s: %w", id, err)
+		k := []byte(id)
+		old, err := versionOf(snap, k)
+		if err != nil {
+			return err
 		}
-		if err := pub.Delete([]byte(id)); err != nil {
-			return fmt.Errorf("drop published task %s: %w", id, err)
+		if err := forget(k, old); err != nil {
+			return err
+		}
+		if err := snap.Delete(k); err != nil {
+			return fmt.Errorf("drop snapshot entry %s: %w", id, err)
 		}
 	}
 	return nil
+}
+
+// versionOf returns where the snapshot record of k says the task's JSON is.
+func versionOf(snap *bolt.Bucket, k []byte) (verRef, error) {
+	v := snap.Get(k)
+	if v == nil {
+		return verRef{}, nil
+	}
+	_, ref, err := decodeSnap(v)
+	if err != nil {
+		return verRef{}, fmt.Errorf("snapshot entry %q: %w", k, err)
+	}
+	return ref, nil
 }
 
 // Outbox returns up to limit messages queued for sink after position after, in order.
@@ -190,7 +271,6 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 				return err
 			}
 		}
-		evs := tx.Bucket(bucketEvents)
 		var last uint64
 		for i, p := range pos {
 			if i > 0 && p.Seq == last {
@@ -203,7 +283,7 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 				}
 				continue
 			}
-			if err := evs.Delete(seqKey(p.Seq)); err != nil {
+			if err := retire(tx, p.Seq); err != nil {
 				return err
 			}
 		}
@@ -228,4 +308,52 @@ func queued(queues *bolt.Bucket, seq uint64) (bool, error) {
 		return nil
 	})
 	return held, err
+}
+
+// keepOverhead is how many bytes besides the task's JSON a confirmed event may hold and
+// still be kept as the task's version (a created event: the envelope); a bigger one (an
+// updated event also holds the previous version) gives its task JSON to versions.
+const keepOverhead = 1024
+
+// retire deletes event seq, which no queue holds any more, unless it holds its task's
+// published JSON (verRef.inEvent): then it stays as that version, or for a large event
+// the JSON moves to versions.
+func retire(tx *bolt.Tx, seq uint64) error {
+	evs, snap := tx.Bucket(bucketEvents), tx.Bucket(bucketSnapshot)
+	k := seqKey(seq)
+	rec := evs.Get(k)
+	if rec == nil {
+		return nil
+	}
+	id, err := eventTaskID(rec)
+	if err != nil {
+		return fmt.Errorf("outbox event %d: %w", seq, err)
+	}
+	sv := snap.Get(id)
+	if sv == nil {
+		return evs.Delete(k)
+	}
+	e, ref, err := decodeSnap(sv)
+	if err != nil {
+		return fmt.Errorf("snapshot entry %q: %w", id, err)
+	}
+	if !ref.inEvent || ref.seq != seq {
+		return evs.Delete(k)
+	}
+	if len(rec)-int(ref.n) <= keepOverhead {
+		return nil
+	}
+	vers := tx.Bucket(bucketVersions)
+	ver, err := vers.NextSequence()
+	if err != nil {
+		return fmt.Errorf("next version sequence: %w", err)
+	}
+	id = bytes.Clone(id) // rec dies with the changes below
+	if err := vers.Put(seqKey(ver), bytes.Clone(rec[ref.off:ref.off+ref.n])); err != nil {
+		return fmt.Errorf("put published task %s: %w", id, err)
+	}
+	if err := snap.Put(id, encodeSnap(e, verRef{seq: ver})); err != nil {
+		return fmt.Errorf("put snapshot entry %s: %w", id, err)
+	}
+	return evs.Delete(k)
 }

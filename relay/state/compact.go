@@ -41,6 +41,8 @@ func (s *Store) CompactIfMostlyFree(ctx context.Context) (before, after int64, e
 	st := s.db.Stats()
 	free := int64(st.FreePageN+st.PendingPageN) * int64(pageSize)
 	if fi.Size() < compactMinBytes || float64(free) < compactFreeShare*float64(fi.Size()) {
+		// Once a cycle, the pages its reads mapped in stop counting as ours (dropMapped).
+		_ = s.db.View(func(tx *bolt.Tx) error { dropMapped(tx); return nil })
 		return 0, 0, nil
 	}
 	tmp := s.path + ".compact"

@@ -3,6 +3,14 @@
 // their sinks (the events once, and one queue of routed messages per sink), and the
 // poller's bookkeeping. *Store satisfies tasks.StateStore.
 //
+// Only the snapshot is keyed by task id. A large listing commits its tasks in chunks of
+// random ids, and every chunk rewrites the leaf pages it touches: so the bulky records,
+// the events and the published JSON, are appended under sequence numbers, and a snapshot
+// record points at its task's version (verRef). The version is the event that published
+// it, kept after its sinks confirmed it, or a record of bucket versions (a task listed
+// without an event, or whose event also carries a large previous version). A first sync
+// then writes each task's JSON once, in order, whatever the order of the ids.
+//
 // Every Commit and Ack is one bbolt transaction, fsynced before it returns (NoSync is never
 // turned on), so a crash leaves either all of a cycle's changes or none of them.
 package state
@@ -35,7 +43,8 @@ var ErrCorrupt = errors.New("state file holds an unreadable record")
 
 var (
 	bucketSnapshot  = []byte("snapshot")
-	bucketPublished = []byte("published")
+	bucketPublished = []byte("published") // before versions: task id → published JSON
+	bucketVersions  = []byte("versions")
 	bucketEvents    = []byte("events")
 	bucketQueues    = []byte("queues")
 	bucketMeta      = []byte("meta")
@@ -68,7 +77,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketSnapshot, bucketPublished, bucketEvents, bucketQueues, bucketMeta} {
+		for _, b := range [][]byte{bucketSnapshot, bucketPublished, bucketVersions, bucketEvents, bucketQueues, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -98,10 +107,47 @@ func (s *Store) view(fn func(*bolt.Tx) error) error {
 	return s.db.View(fn)
 }
 
+// update runs fn in a write transaction and drops the mapping of the file (dropMapped)
+// while it runs and after it: a transaction that rewrites random snapshot pages maps far
+// more of the file than it reads, as each page fault maps the cached pages around it too
+// (the kernel's fault-around, which MADV_RANDOM does not turn off), and bbolt reads every
+// page it frees; a chunk of a million-task first sync mapped 300 MB.
 func (s *Store) update(fn func(*bolt.Tx) error) error {
 	s.mu.RLock() // bbolt serialises writers itself
 	defer s.mu.RUnlock()
-	return s.db.Update(fn)
+	db := s.db // compaction swaps it only under s.mu's write lock
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		dropWhile(db, stop)
+	}()
+	err := db.Update(fn)
+	close(stop)
+	wg.Wait()
+	_ = db.View(func(tx *bolt.Tx) error { dropMapped(tx); return nil })
+	return err
+}
+
+// dropInterval is how often a long write transaction's mapped pages are dropped.
+const dropInterval = 20 * time.Millisecond
+
+// dropWhile drops the mapping every dropInterval until stop is closed. It runs beside a
+// write transaction, which is safe: each drop is a read transaction, and bbolt does not
+// remap while one is open (the writer waits for it), and it covers only the pages that
+// read transaction sees, all of them within the mapping.
+func dropWhile(db *bolt.DB, stop <-chan struct{}) {
+	t := time.NewTicker(dropInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			_ = db.View(func(tx *bolt.Tx) error { dropMapped(tx); return nil })
+		}
+	}
 }
 
 // Close closes the file and releases its lock. Closing twice is harmless.
@@ -124,7 +170,7 @@ func (s *Store) LoadIndex(ctx context.Context, fn func(id string, e tasks.Entry)
 	}
 	return s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSnapshot).ForEach(func(k, v []byte) error {
-			e, err := decodeEntry(v)
+			e, _, err := decodeSnap(v)
 			if err != nil {
 				return fmt.Errorf("snapshot entry %q: %w", k, err)
 			}
@@ -141,9 +187,34 @@ func (s *Store) LoadPublished(ctx context.Context, ids []string) (map[string][]b
 	}
 	out := make(map[string][]byte, len(ids))
 	err := s.view(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketPublished)
+		snap, vers, legacy := tx.Bucket(bucketSnapshot), tx.Bucket(bucketVersions), tx.Bucket(bucketPublished)
+		evs := tx.Bucket(bucketEvents)
 		for _, id := range ids {
-			if v := b.Get([]byte(id)); v != nil {
+			sv := snap.Get([]byte(id))
+			if sv == nil {
+				continue
+			}
+			e, ref, err := decodeSnap(sv)
+			if err != nil {
+				return fmt.Errorf("snapshot entry %q: %w", id, err)
+			}
+			var v []byte
+			switch {
+			case e.Deleted:
+			case ref.inEvent:
+				rec := evs.Get(seqKey(ref.seq))
+				if uint64(len(rec)) < uint64(ref.off)+uint64(ref.n) {
+					return fmt.Errorf("snapshot entry %q names a missing event %d: %w", id, ref.seq, ErrCorrupt)
+				}
+				v = rec[ref.off : ref.off+ref.n]
+			case ref.seq != 0:
+				if v = vers.Get(seqKey(ref.seq)); v == nil {
+					return fmt.Errorf("snapshot entry %q names a missing version %d: %w", id, ref.seq, ErrCorrupt)
+				}
+			default: // written before versions
+				v = legacy.Get([]byte(id))
+			}
+			if v != nil {
 				out[id] = append([]byte(nil), v...) // bbolt's bytes die with the transaction
 			}
 		}

@@ -14,6 +14,7 @@ import (
 // chunk only once it is durable, on the walk's goroutine (wait).
 type chunker struct {
 	p      *Poller
+	walk   *walk // nil: nothing to forget
 	ctx    context.Context
 	router relay.Router
 	start  time.Time
@@ -28,15 +29,39 @@ type chunkResult struct {
 	err      error
 }
 
-// submit waits for the chunk in flight, then starts writing pl.
+// outboxBacklog is how many messages may wait for a sink before the next chunk of a large
+// listing waits for its drain. Without it a first sync commits faster than a broker
+// confirms and the outbox holds the whole tenant: a million events in the state file, in
+// the page cache and mapped into the process. With it the outbox stays within two chunks
+// and the pages freed by acknowledged messages are reused.
+const outboxBacklog = chunkSize
+
+// submit waits for the chunk in flight and, while Run's drainers publish, for the sinks to
+// work off their backlog; then it starts writing pl.
 func (c *chunker) submit(pl *plan) error {
 	if err := c.wait(); err != nil {
 		return err
 	}
+	if c.p.background.Load() {
+		for _, d := range c.p.drains {
+			waiting := func(pending int) {
+				c.p.log.Debug().Str("sink", d.name).Int("waiting", pending).
+					Msg("listing waits for the sink to confirm its backlog")
+			}
+			if err := d.waitBelow(c.ctx, outboxBacklog, waiting); err != nil {
+				return err
+			}
+		}
+	}
 	done := make(chan chunkResult, 1)
 	c.done = done
 	go func() {
+		began := time.Now()
 		events, unrouted, err := c.p.write(c.ctx, pl, c.router, c.start)
+		if err == nil && len(pl.updates) > 0 {
+			c.p.log.Debug().Int("tasks", len(pl.updates)).Int("events", len(events)).
+				Dur("took", time.Since(began)).Msg("chunk committed")
+		}
 		done <- chunkResult{pl: pl, events: events, unrouted: unrouted, err: err}
 	}()
 	return nil
@@ -53,6 +78,13 @@ func (c *chunker) wait() error {
 		return r.err
 	}
 	c.p.applied(r.pl, r.events, r.unrouted, c.rep)
+	if c.walk != nil {
+		// The index has these tasks now, marked as seen by this walk, and tells a task
+		// listed again: the walk need not remember them (a million ids in a first sync).
+		for _, u := range r.pl.updates {
+			delete(c.walk.seenNew, u.ID)
+		}
+	}
 	return nil
 }
 
@@ -70,6 +102,18 @@ func (p *Poller) write(ctx context.Context, pl *plan, router relay.Router, start
 	if err := p.cfg.Store.Commit(ctx, c); err != nil {
 		return nil, 0, fmt.Errorf("commit snapshot and outbox: %w", err)
 	}
+	// The bytes are in the store now: let them go while the walk fills the next chunk
+	// (a chunk's tasks and events are ~50 MB that would otherwise live until it is applied).
+	for i := range events {
+		events[i].Body = nil
+		for j := range events[i].Targets {
+			events[i].Targets[j].Body = nil
+		}
+	}
+	for i := range pl.updates {
+		pl.updates[i].Published = nil
+	}
+	pl.changes = nil
 	return events, unrouted, nil
 }
 

@@ -17,6 +17,8 @@ type walk struct {
 	seenNew map[string]struct{} // new ids already listed by this walk
 	found   []found
 	listed  int // distinct tasks listed
+	jumps   int // known tasks whose slot did not follow the previous one's
+	lastHit int32
 	// flush, when set, is called with chunkSize tasks found: it plans and commits them.
 	flush func() error
 }
@@ -39,11 +41,42 @@ func newWalk(ix *index) *walk {
 
 // page is the schema.PageFunc of the walk. Pages may come in any order; a task listed
 // twice (pages shift while Reten's list changes) counts once, as first seen.
-func (w *walk) page(_ int, ts []schema.Task) error {
+//
+// A task is first looked for where the last listing had it (index.hints): when that
+// slot's raw hash is the listed bytes' hash, it is the same task, unchanged (the bytes
+// hold the id; the diff trusts a 64-bit raw hash already), and the id is not even
+// looked up. Otherwise the id is, and the hint is corrected.
+func (w *walk) page(pageNo int, ts []schema.Task) error {
+	hints := w.ix.pageHints(pageNo, len(ts))
 	for i := range ts {
 		t := &ts[i]
 		h := rawHash(t.Raw)
-		s := w.ix.get(t.ID)
+		if hints != nil {
+			if j := hints[i]; j >= 0 && int(j) < len(w.ix.slots) {
+				if s := &w.ix.slots[j]; s.raw == h && !s.deleted && !s.suspect {
+					if s.seen != w.cyc {
+						s.seen = w.cyc
+						w.listed++
+					}
+					w.step(j)
+					continue
+				}
+			}
+		}
+		j, ok := w.ix.lookup(t.ID)
+		var s *slot
+		if ok {
+			s = &w.ix.slots[j]
+		}
+		if hints != nil {
+			hints[i] = -1
+			if ok {
+				hints[i] = j
+			}
+		}
+		if ok {
+			w.step(j)
+		}
 		if s != nil {
 			if s.seen == w.cyc {
 				continue
@@ -72,6 +105,23 @@ func (w *walk) page(_ int, ts []schema.Task) error {
 	}
 	return nil
 }
+
+// step counts the walk's visit of slot j in a jump when it does not follow the last one.
+func (w *walk) step(j int32) {
+	if j != w.lastHit+1 {
+		w.jumps++
+	}
+	w.lastHit = j
+}
+
+// scattered tells whether this walk read the slots so out of order that relaying them out
+// (index.relayout) pays: more than an eighth of the tasks listed, and enough of them.
+func (w *walk) scattered() bool {
+	return w.jumps >= relayoutMin && w.jumps > w.listed/8
+}
+
+// relayoutMin is the fewest jumps worth a relayout: below it the slots fit in a cache.
+const relayoutMin = 10_000
 
 // change is one event a diff decided to publish.
 type change struct {
@@ -140,24 +190,46 @@ func (w *walk) plan(meta Meta, emitCreated bool) *plan {
 // for the first time and the suspects missing again, both sorted, plus the tombstones
 // written before expireBefore (unix seconds; 0 keeps them all).
 func (w *walk) missing(expireBefore int64) (fresh, again, expired []string) {
-	for id, i := range w.ix.ids {
+	if !w.anyMissing(expireBefore) {
+		return nil, nil, nil
+	}
+	for i := range w.ix.slots {
 		s := &w.ix.slots[i]
 		switch {
+		case s.free:
 		case s.deleted:
 			if expireBefore > 0 && s.deletedAt < expireBefore {
-				expired = append(expired, id)
+				expired = append(expired, w.ix.idString(int32(i)))
 			}
 		case s.seen == w.cyc:
 		case s.suspect:
-			again = append(again, id)
+			again = append(again, w.ix.idString(int32(i)))
 		default:
-			fresh = append(fresh, id)
+			fresh = append(fresh, w.ix.idString(int32(i)))
 		}
 	}
 	sort.Strings(fresh)
 	sort.Strings(again)
 	sort.Strings(expired)
 	return fresh, again, expired
+}
+
+// anyMissing tells whether missing would find anything, without making a string of any
+// id.
+func (w *walk) anyMissing(expireBefore int64) bool {
+	for i := range w.ix.slots {
+		s := &w.ix.slots[i]
+		switch {
+		case s.free:
+		case s.deleted:
+			if expireBefore > 0 && s.deletedAt < expireBefore {
+				return true
+			}
+		case s.seen != w.cyc:
+			return true
+		}
+	}
+	return false
 }
 
 // sortUpdates orders the plan's entry updates by id, as Commit wants them.

@@ -35,6 +35,42 @@ type sinkDrain struct {
 	pending      int
 	lastProgress time.Time
 	lastErr      error
+	changed      chan struct{} // closed when pending shrinks or a drain fails; nil when nobody waits
+}
+
+// waitBelow returns once at most n messages wait for d, or its last drain failed (a sink
+// that is down must not stop the listing: its outbox grows up to OutboxLimit instead), or
+// ctx is done. It calls waiting, once, before it waits.
+func (d *sinkDrain) waitBelow(ctx context.Context, n int, waiting func(pending int)) error {
+	for {
+		d.mu.Lock()
+		if d.pending <= n || d.lastErr != nil {
+			d.mu.Unlock()
+			return nil
+		}
+		if waiting != nil {
+			waiting(d.pending)
+			waiting = nil
+		}
+		if d.changed == nil {
+			d.changed = make(chan struct{})
+		}
+		ch := d.changed
+		d.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// signal wakes waitBelow; d.mu is held.
+func (d *sinkDrain) signal() {
+	if d.changed != nil {
+		close(d.changed)
+		d.changed = nil
+	}
 }
 
 func (d *sinkDrain) status() (pending int, lastProgress time.Time, lastErr error) {
@@ -58,7 +94,7 @@ type flight struct {
 }
 
 // drainSink publishes sink d's queue, oldest first, several batches in flight, and
-// removes confirmed messages in large groups. A batch is sent while earlier ones wait for
+// removes confirmed messages in large groups in the background (acker). A batch is sent while earlier ones wait for
 // their acks only when it holds no task of theirs, so each task's events keep their order.
 // It stops at the first failure: the failed batch and everything after it stay queued and
 // are published again (same bytes, same ids) by the next drain. It returns how many
@@ -73,32 +109,21 @@ func (p *Poller) drainSink(ctx context.Context, d *sinkDrain) (int, error) {
 		after     *QueuePos
 		exhausted bool
 		toAck     []Queued
-		published int
 		busy      = map[string]int{} // task ids in flight
 	)
-	ack := func() error {
-		if len(toAck) == 0 {
-			return nil
-		}
-		pos := make([]QueuePos, len(toAck))
-		for i, q := range toAck {
-			pos[i] = q.Pos
-		}
-		// The sink confirmed: record that even when shutting down, or it is sent twice.
-		if err := p.cfg.Store.Ack(context.WithoutCancel(ctx), d.name, pos); err != nil {
-			return fmt.Errorf("remove %d published messages from the outbox of sink %s: %w", len(pos), d.name, err)
-		}
-		p.acked(d, toAck)
-		published += len(toAck)
-		toAck = toAck[:0]
-		return nil
+	acks := p.startAcker(ctx, d)
+	flush := func() {
+		acks.add(toAck)
+		toAck = nil
 	}
 	fail := func(err error) (int, error) {
 		cancel()
 		for _, f := range queue {
 			<-f.done
 		}
-		return published, errors.Join(err, ack())
+		flush()
+		n, ackErr := acks.close()
+		return n, errors.Join(err, ackErr)
 	}
 	var next []Queued // read but not sent: it shares a task with a batch in flight
 	for {
@@ -121,7 +146,8 @@ func (p *Poller) drainSink(ctx context.Context, d *sinkDrain) (int, error) {
 			next = nil
 		}
 		if len(queue) == 0 {
-			return published, ack()
+			flush()
+			return acks.close()
 		}
 		f := queue[0]
 		queue = queue[1:]
@@ -142,9 +168,10 @@ func (p *Poller) drainSink(ctx context.Context, d *sinkDrain) (int, error) {
 		}
 		toAck = append(toAck, f.qs...)
 		if len(toAck) >= ackGroup {
-			if err := ack(); err != nil {
-				return fail(err)
-			}
+			flush()
+		}
+		if err := acks.failed(); err != nil {
+			return fail(err)
 		}
 	}
 }
@@ -175,6 +202,7 @@ func (p *Poller) acked(d *sinkDrain, qs []Queued) {
 	d.mu.Lock()
 	d.pending = max(d.pending-len(qs), 0)
 	d.lastProgress, d.lastErr = p.cfg.Now(), nil
+	d.signal()
 	d.mu.Unlock()
 	p.setPending()
 	if m := p.cfg.Metrics; m != nil {
@@ -221,4 +249,5 @@ func (p *Poller) drained(d *sinkDrain, err error) {
 		return
 	}
 	d.lastErr = err
+	d.signal()
 }

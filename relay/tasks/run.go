@@ -27,13 +27,14 @@ func (p *Poller) Run(ctx context.Context) error {
 		defer wg.Done()
 		p.watchStaleness(bgCtx)
 	}()
-	loaded := make(chan struct{})
 	for _, d := range p.drains {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select { // the first cycle loads the queue sizes
-			case <-loaded:
+			// The first cycle loads the queue sizes; the drainers start then, so a
+			// first sync publishes its chunks while it lists.
+			select {
+			case <-p.stateLoaded:
 			case <-bgCtx.Done():
 				return
 			}
@@ -41,15 +42,10 @@ func (p *Poller) Run(ctx context.Context) error {
 		}()
 	}
 	bo := p.newBackoff()
-	first := true
 	for {
 		rep, err := p.Cycle(ctx)
 		if ctx.Err() != nil {
 			return nil
-		}
-		if first && p.loaded() {
-			first = false
-			close(loaded)
 		}
 		wait := p.cfg.Interval - rep.Duration
 		if err != nil {
@@ -73,13 +69,6 @@ func (p *Poller) newBackoff() *backoff.ExponentialBackOff {
 		backoff.WithMaxInterval(p.cfg.Backoff.Max),
 		backoff.WithMaxElapsedTime(0),
 	)
-}
-
-// loaded reports whether the state was read.
-func (p *Poller) loaded() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.idx != nil
 }
 
 // drainLoop publishes d's queue whenever a cycle committed something for it, and retries

@@ -102,6 +102,10 @@ func (s *Sink) connect(extra ...nats.Option) (*nats.Conn, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(s.cfg.ReconnectWait),
 		nats.ReconnectBufSize(-1),
+		// Without it nats.go closes the connection for good after two authorization
+		// failures in a row while reconnecting: credentials rotated on the server a little
+		// before the relay's, and the relay would need a restart.
+		nats.IgnoreAuthErrorAbort(),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil { // nil: we closed it ourselves
 				s.log.Warn().Err(err).Msg("nats sink disconnected")

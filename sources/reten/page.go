@@ -98,43 +98,84 @@ func (pd *pageDecoder) decode(data []byte) (Page, error) {
 }
 
 // item scans one element of data: an object whose top-level "id" is a non-empty string or
-// a number.
+// a number. It is scanner.object with the id test, strings and null inlined: this loop runs
+// for every member of every task, and most members are short.
 func (pd *pageDecoder) item(s *scanner, v int) (int, error) {
 	d := s.data
 	if v >= len(d) || d[v] != '{' {
 		return v, s.syntax(v, fmt.Sprintf("item %d is not an object", len(pd.tasks)))
 	}
 	id := idSpan{start: -1}
-	end, err := s.object(v, 3, func(key []byte, at int) (int, error) {
-		if len(key) != 2 || key[0] != 'i' || key[1] != 'd' {
-			return s.value(at, 3)
+	i := s.ws(v + 1)
+	if i < len(d) && d[i] == '}' {
+		i++
+	} else {
+		for {
+			if i >= len(d) || d[i] != '"' {
+				return i, s.syntax(i, "object key expected")
+			}
+			kend, _, err := s.str(i)
+			if err != nil {
+				return kend, err
+			}
+			isID := kend-i == 4 && d[i+1] == 'i' && d[i+2] == 'd'
+			if i = s.ws(kend); i >= len(d) || d[i] != ':' {
+				return i, s.syntax(i, "':' expected")
+			}
+			i = s.ws(i + 1)
+			switch {
+			case isID:
+				id, i, err = s.idValue(i)
+			case i >= len(d):
+				return i, s.syntax(i, "unexpected end")
+			case d[i] == '"':
+				i, _, err = s.str(i)
+			case d[i] == 'n' && len(d)-i >= 4 && string(d[i:i+4]) == "null":
+				i += 4
+			default:
+				i, err = s.value(i, 3)
+			}
+			if err != nil {
+				return i, err
+			}
+			if i = s.ws(i); i >= len(d) {
+				return i, s.syntax(i, "unterminated object")
+			}
+			if d[i] == '}' {
+				i++
+				break
+			}
+			if d[i] != ',' {
+				return i, s.syntax(i, "',' or '}' expected")
+			}
+			i = s.ws(i + 1)
 		}
-		switch {
-		case at < len(d) && d[at] == '"':
-			e, esc, err := s.str(at)
-			// Bad UTF-8 is read the way encoding/json reads it (as U+FFFD), so that the
-			// id is the same whoever decodes the item.
-			esc = esc || err == nil && !utf8.Valid(d[at+1:e-1])
-			id = idSpan{start: at + 1, end: e - 1, escaped: esc}
-			return e, err
-		case at < len(d) && (d[at] == '-' || d[at] >= '0' && d[at] <= '9'):
-			e, err := s.number(at)
-			id = idSpan{start: at, end: e}
-			return e, err
-		}
-		e, err := s.value(at, 3)
-		id = idSpan{start: -1}
-		return e, err
-	})
-	if err != nil {
-		return end, err
 	}
 	if id.start < 0 || id.end == id.start {
-		return end, s.syntax(v, fmt.Sprintf("item %d has no id (a non-empty string or a number)", len(pd.tasks)))
+		return i, s.syntax(v, fmt.Sprintf("item %d has no id (a non-empty string or a number)", len(pd.tasks)))
 	}
-	pd.tasks = append(pd.tasks, schema.Task{Raw: d[v:end:end]})
+	pd.tasks = append(pd.tasks, schema.Task{Raw: d[v:i:i]})
 	pd.spans = append(pd.spans, id)
-	return end, nil
+	return i, nil
+}
+
+// idValue scans the value of an item's "id" at at: a string or a number gives its span,
+// anything else none (the last "id" member counts, as in encoding/json).
+func (s *scanner) idValue(at int) (idSpan, int, error) {
+	d := s.data
+	switch {
+	case at < len(d) && d[at] == '"':
+		e, esc, err := s.str(at)
+		// Bad UTF-8 is read the way encoding/json reads it (as U+FFFD), so that the
+		// id is the same whoever decodes the item.
+		esc = esc || err == nil && !utf8.Valid(d[at+1:e-1])
+		return idSpan{start: at + 1, end: e - 1, escaped: esc}, e, err
+	case at < len(d) && (d[at] == '-' || d[at] >= '0' && d[at] <= '9'):
+		e, err := s.number(at)
+		return idSpan{start: at, end: e}, e, err
+	}
+	e, err := s.value(at, 3)
+	return idSpan{start: -1}, e, err
 }
 
 // setIDs gives every task its id. All ids of a page share one string: one allocation per

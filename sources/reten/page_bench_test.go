@@ -75,3 +75,31 @@ func BenchmarkDecodePage_JSONValidAnchor(b *testing.B) {
 	}
 	reportTasks(b, 100, data, 0)
 }
+
+// simPage is a page shaped like the simulator's: ~500-byte tasks, many nulls.
+func simPage(n int) []byte {
+	var b strings.Builder
+	b.WriteString(`{"data":[`)
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":"5f0c%04d-1e2d-4c3b-8a79-6d5e4f3a2b1c","activityOrigin":"ACTIVITY","type":"TASK","status":"PENDING","channel":"SALESMAN","scheduledAt":"2026-11-30T09:00:00.000Z","occurredAt":null,"createdAt":"2026-11-27T10:00:00.000Z","lifecycleStatus":"SCHEDULED","lifecycleStatusLabel":"Programada","lifecycleStatusDetail":null,"canForceRetryDispatch":false,"commerceExternalId":"COM-%03d","commerceName":"Almac\u00e9n %d","operatorExternalId":null,"providerActivityId":null,"resultStatus":null,"resultCode":null}`, i, i, i)
+	}
+	fmt.Fprintf(&b, `],"meta":{"page":1,"limit":%d,"total":%d,"totalPages":1}}`, n, n)
+	return []byte(b.String())
+}
+
+// BenchmarkDecodePage_SimShape decodes pages of the simulator's shorter tasks: more
+// members per byte, so the per-member cost shows.
+func BenchmarkDecodePage_SimShape(b *testing.B) {
+	data := simPage(100)
+	var d pageDecoder
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if p, err := d.decode(data); err != nil || len(p.Tasks) != 100 {
+			b.Fatal(err)
+		}
+	}
+	reportTasks(b, 100, data, 0)
+}

@@ -1,8 +1,10 @@
 package reten
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 )
 
 // scanner is a validating JSON scanner that only finds where values start and end. The task
@@ -35,6 +37,14 @@ func (s *scanner) syntax(i int, what string) error {
 
 // ws returns the index of the first byte at or after i that is not white space.
 func (s *scanner) ws(i int) int {
+	d := s.data
+	if i < len(d) && d[i] > ' ' { // compact JSON: the usual case, inlined
+		return i
+	}
+	return s.wsSlow(i)
+}
+
+func (s *scanner) wsSlow(i int) int {
 	d := s.data
 	for i < len(d) {
 		switch d[i] {
@@ -85,10 +95,7 @@ func (s *scanner) str(i int) (end int, escaped bool, err error) {
 	d := s.data
 	i++
 	for {
-		for i < len(d) && plain[d[i]] {
-			i++
-		}
-		if i >= len(d) {
+		if i = skipPlain(d, i); i >= len(d) {
 			return i, escaped, s.syntax(i, "unterminated string")
 		}
 		switch d[i] {
@@ -114,6 +121,34 @@ func (s *scanner) str(i int) (end int, escaped bool, err error) {
 			return i, escaped, s.syntax(i, "control character in string")
 		}
 	}
+}
+
+// Byte-wise constants of skipPlain.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// skipPlain returns the index of the first byte at or after i that ends a string's plain
+// run ('"', '\\' or a control character), or len(d). It tests 8 bytes at a time: most of
+// a task's bytes are string contents.
+func skipPlain(d []byte, i int) int {
+	for ; i+8 <= len(d); i += 8 {
+		x := binary.LittleEndian.Uint64(d[i:])
+		q := x ^ ('"' * ones)
+		b := x ^ ('\\' * ones)
+		// (v-1)&^v has a byte's high bit set where v's byte is 0 (or below 0x20 for the
+		// control test); borrows only mark bytes after a real match, so the lowest
+		// marked byte is always the first real one.
+		m := ((q - ones) &^ q) | ((b - ones) &^ b) | ((x - 0x20*ones) &^ x)
+		if m &= highs; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(d) && plain[d[i]] {
+		i++
+	}
+	return i
 }
 
 func hex4(b []byte) bool {

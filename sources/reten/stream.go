@@ -3,6 +3,7 @@ package reten
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 
@@ -58,12 +59,13 @@ type walk struct {
 	voided   string // why the listing cannot be covered, whatever else comes back
 	noted    string // the first thing that looked odd
 	sum      schema.ListSummary
-	hashes   map[uint64]int
+	hashes   map[uint64]int // idsHash of every full page → its number
+	seed     maphash.Seed
 }
 
 func newWalk(c *Client, opts schema.ListOptions, fn schema.PageFunc) *walk {
 	w := &walk{c: c, query: opts.Query, perPage: opts.PageSize, conc: opts.Concurrency, maxTasks: opts.MaxTasks,
-		progress: opts.Progress, fn: fn, next: 2, hashes: map[uint64]int{}}
+		progress: opts.Progress, fn: fn, next: 2, hashes: map[uint64]int{}, seed: maphash.MakeSeed()}
 	if w.perPage <= 0 || w.perPage > MaxPageSize {
 		w.perPage = MaxPageSize
 	}
@@ -85,7 +87,8 @@ func ceilDiv(a, b int) int { return (a + b - 1) / b }
 func (w *walk) run(ctx context.Context) (schema.ListSummary, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var f pageFetcher
+	f := w.c.fetchers.get()
+	defer w.c.fetchers.put(f) // after the first page was delivered
 	first, err := f.fetchRetrying(ctx, w.c, 1, w.perPage, w.query)
 	if err != nil {
 		return w.sum, err
@@ -152,7 +155,8 @@ func (w *walk) last() int {
 
 // work fetches pages until there is none left to fetch.
 func (w *walk) work(ctx context.Context, cancel context.CancelFunc) {
-	var f pageFetcher
+	f := w.c.fetchers.get()
+	defer w.c.fetchers.put(f)
 	for {
 		p, ok := w.take(ctx)
 		if !ok {

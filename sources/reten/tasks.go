@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -48,6 +49,35 @@ func (c *Client) ListTasksPage(ctx context.Context, page, perPage int, query map
 type pageFetcher struct {
 	buf []byte
 	dec pageDecoder
+}
+
+// fetcherPool keeps the page fetchers of finished walks, so that each listing does not
+// grow a new set of page buffers: an unchanged listing then allocates almost nothing.
+type fetcherPool struct {
+	mu   sync.Mutex
+	idle []*pageFetcher
+}
+
+// maxIdleFetchers bounds the fetchers kept (each holds at most maxKeptBuffer).
+const maxIdleFetchers = 64
+
+func (fp *fetcherPool) get() *pageFetcher {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	if n := len(fp.idle); n > 0 {
+		f := fp.idle[n-1]
+		fp.idle = fp.idle[:n-1]
+		return f
+	}
+	return &pageFetcher{}
+}
+
+func (fp *fetcherPool) put(f *pageFetcher) {
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	if len(fp.idle) < maxIdleFetchers {
+		fp.idle = append(fp.idle, f)
+	}
 }
 
 // maxKeptBuffer: a fetcher does not keep a buffer larger than this between pages, so one

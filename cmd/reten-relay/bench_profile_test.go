@@ -1,0 +1,46 @@
+package main
+
+import (
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"syscall"
+)
+
+// profileOnSignals lets a benchmark profile the relay subprocess over a chosen stretch
+// (RETEN_BENCH_PROFILE=dir): SIGUSR1 starts a CPU profile, SIGUSR2 stops it and writes a
+// heap profile next to it (cpu.pprof, heap.pprof in dir; heap0.pprof is the heap at the start, for -diff_base).
+func profileOnSignals(dir string) {
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, syscall.SIGUSR1, syscall.SIGUSR2)
+	go func() {
+		var cpu *os.File
+		for sig := range ch {
+			switch {
+			case sig == syscall.SIGUSR1 && cpu == nil:
+				writeHeap(filepath.Join(dir, "heap0.pprof"))
+				f, err := os.Create(filepath.Join(dir, "cpu.pprof"))
+				if err != nil || pprof.StartCPUProfile(f) != nil {
+					continue
+				}
+				cpu = f
+			case sig == syscall.SIGUSR2 && cpu != nil:
+				pprof.StopCPUProfile()
+				_ = cpu.Close()
+				cpu = nil
+				writeHeap(filepath.Join(dir, "heap.pprof"))
+				_ = os.WriteFile(filepath.Join(dir, "done"), nil, 0o600)
+			}
+		}
+	}()
+}
+
+func writeHeap(path string) {
+	runtime.GC()
+	if f, err := os.Create(path); err == nil {
+		_ = pprof.WriteHeapProfile(f)
+		_ = f.Close()
+	}
+}
