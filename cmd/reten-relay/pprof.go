@@ -19,9 +19,9 @@ import (
 // scrape port should not.
 const pprofEnv = "RETEN_RELAY_PPROF"
 
-// servePprof serves the profiles on the address in RETEN_RELAY_PPROF until ctx is done; it
+// serveProfiles serves the profiles on the address in RETEN_RELAY_PPROF until ctx is done; it
 // does nothing when the variable is unset. A listener that fails is logged, not fatal.
-func servePprof(ctx context.Context, getenv env, log zerolog.Logger) {
+func serveProfiles(ctx context.Context, getenv env, log zerolog.Logger) {
 	addr, ok := getenv(pprofEnv)
 	if !ok || addr == "" {
 		return

@@ -37,7 +37,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	for _, w := range cfg.Warnings() {
 		log.Warn().Msg(w.Error())
 	}
-	servePprof(ctx, getenv, log)
+	serveProfiles(ctx, getenv, log)
 	opts, err := runOptions(cfg)
 	if err != nil {
 		log.Error().Err(err).Msg("start-up failed")
