@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -49,9 +47,7 @@ func childMain(args []string) int {
 		return code
 	}
 	log, _ := newLogger(os.Stdout, "info", "json")
-	if addr := os.Getenv("RETEN_RELAY_PPROF"); addr != "" { // benchmarks: profile the relay alone
-		go servePprof(addr)
-	}
+	serveProfiles(ctx, os.LookupEnv, log) // benchmarks: profile the relay alone
 	var opts appOptions
 	if at := os.Getenv("RETEN_RELAY_CRASH_AT"); at != "" {
 		point, nth, _ := strings.Cut(at, ":")
@@ -76,16 +72,6 @@ func childMain(args []string) int {
 		}
 	}
 	return runApp(ctx, cfg, "", log, os.LookupEnv, opts)
-}
-
-// servePprof serves net/http/pprof's CPU and heap profiles on addr, for profiling the relay
-// process of a benchmark (RETEN_RELAY_PPROF=127.0.0.1:6061).
-func servePprof(addr string) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	_ = srv.ListenAndServe()
 }
 
 // child is a relay running as a real subprocess.
