@@ -86,11 +86,12 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 		k, _ := legacy.Cursor().First()
 		hasLegacy = k != nil
 	}
+	probe := newQueueProbe(queues)
 	// forget removes what a task's published JSON was before it changed.
 	forget := func(k []byte, old verRef) error {
 		switch {
 		case old.inEvent:
-			if held, err := queued(queues, old.seq); err != nil || held {
+			if held, err := probe.held(old.seq); err != nil || held {
 				return err // still queued: Ack deletes it
 			}
 			if err := evs.Delete(seqKey(old.seq)); err != nil {
@@ -271,13 +272,14 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 				return err
 			}
 		}
+		probe := newQueueProbe(queues)
 		var last uint64
 		for i, p := range pos {
 			if i > 0 && p.Seq == last {
 				continue
 			}
 			last = p.Seq
-			if held, err := queued(queues, p.Seq); err != nil || held {
+			if held, err := probe.held(p.Seq); err != nil || held {
 				if err != nil {
 					return err
 				}
@@ -295,19 +297,38 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 	return nil
 }
 
-// queued reports whether any queue still holds a message of event seq.
-func queued(queues *bolt.Bucket, seq uint64) (bool, error) {
-	prefix := seqKey(seq)
-	held := false
-	err := queues.ForEachBucket(func(name []byte) error {
-		if held {
+// queueProbe tells whether any queue still holds a message of an event, with one cursor
+// per queue for a whole transaction: an Ack of thousands of messages looked at every
+// queue's name and made a new cursor for each event. Make it after the transaction's
+// last new queue; a cursor's Seek starts from the root, so writes in between are seen.
+type queueProbe struct {
+	cursors []*bolt.Cursor
+	made    bool
+	queues  *bolt.Bucket
+}
+
+func newQueueProbe(queues *bolt.Bucket) *queueProbe { return &queueProbe{queues: queues} }
+
+// held reports whether any queue still holds a message of event seq.
+func (q *queueProbe) held(seq uint64) (bool, error) {
+	if !q.made {
+		q.made = true
+		err := q.queues.ForEachBucket(func(name []byte) error {
+			q.cursors = append(q.cursors, q.queues.Bucket(name).Cursor())
 			return nil
+		})
+		if err != nil {
+			return false, err
 		}
-		k, _ := queues.Bucket(name).Cursor().Seek(prefix)
-		held = k != nil && len(k) == 10 && binary.BigEndian.Uint64(k) == seq
-		return nil
-	})
-	return held, err
+	}
+	var prefix [8]byte
+	binary.BigEndian.PutUint64(prefix[:], seq)
+	for _, c := range q.cursors {
+		if k, _ := c.Seek(prefix[:]); k != nil && len(k) == 10 && binary.BigEndian.Uint64(k) == seq {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // keepOverhead is how many bytes besides the task's JSON a confirmed event may hold and
