@@ -86,7 +86,7 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 		k, _ := legacy.Cursor().First()
 		hasLegacy = k != nil
 	}
-	probe := newQueueProbe(queues)
+	probe, snapGet := newQueueProbe(queues), newGetter(snap)
 	// forget removes what a task's published JSON was before it changed.
 	forget := func(k []byte, old verRef) error {
 		switch {
@@ -111,7 +111,7 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 	}
 	for _, u := range entries {
 		k := []byte(u.ID)
-		old, err := versionOf(snap, k)
+		old, err := versionOf(snapGet, k)
 		if err != nil {
 			return err
 		}
@@ -144,7 +144,7 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 	}
 	for _, id := range drop {
 		k := []byte(id)
-		old, err := versionOf(snap, k)
+		old, err := versionOf(snapGet, k)
 		if err != nil {
 			return err
 		}
@@ -159,8 +159,8 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 }
 
 // versionOf returns where the snapshot record of k says the task's JSON is.
-func versionOf(snap *bolt.Bucket, k []byte) (verRef, error) {
-	v := snap.Get(k)
+func versionOf(snap getter, k []byte) (verRef, error) {
+	v := snap.get(k)
 	if v == nil {
 		return verRef{}, nil
 	}
@@ -182,7 +182,7 @@ func (s *Store) Outbox(ctx context.Context, sink string, after *tasks.QueuePos, 
 		if q == nil {
 			return nil
 		}
-		evs := tx.Bucket(bucketEvents)
+		evs := newGetter(tx.Bucket(bucketEvents))
 		in, mem := interner{}, arena{}
 		c := q.Cursor()
 		k, v := c.First()
@@ -208,7 +208,7 @@ func (s *Store) Outbox(ctx context.Context, sink string, after *tasks.QueuePos, 
 }
 
 // readQueued decodes one queue record and its event, copying what bbolt owns.
-func readQueued(evs *bolt.Bucket, sink string, k, v []byte, in interner, mem *arena) (tasks.Queued, error) {
+func readQueued(evs getter, sink string, k, v []byte, in interner, mem *arena) (tasks.Queued, error) {
 	pos, ok := decodePos(k)
 	if !ok {
 		return tasks.Queued{}, fmt.Errorf("queue key %x: %w", k, ErrCorrupt)
@@ -217,7 +217,7 @@ func readQueued(evs *bolt.Bucket, sink string, k, v []byte, in interner, mem *ar
 	if err != nil {
 		return tasks.Queued{}, fmt.Errorf("queue record %x: %w", k, err)
 	}
-	ev := evs.Get(seqKey(pos.Seq))
+	ev := evs.get(seqKey(pos.Seq))
 	if ev == nil {
 		return tasks.Queued{}, fmt.Errorf("queue record %x names a missing event: %w", k, ErrCorrupt)
 	}
@@ -290,6 +290,7 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 			}
 		}
 		probe := newQueueProbe(queues)
+		evs, snap := newGetter(tx.Bucket(bucketEvents)), newGetter(tx.Bucket(bucketSnapshot))
 		var last uint64
 		for i, p := range pos {
 			if i > 0 && p.Seq == last {
@@ -302,7 +303,7 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 				}
 				continue
 			}
-			if err := retire(tx, p.Seq); err != nil {
+			if err := retire(tx, evs, snap, p.Seq); err != nil {
 				return err
 			}
 		}
@@ -356,10 +357,10 @@ const keepOverhead = 1024
 // retire deletes event seq, which no queue holds any more, unless it holds its task's
 // published JSON (verRef.inEvent): then it stays as that version, or for a large event
 // the JSON moves to versions.
-func retire(tx *bolt.Tx, seq uint64) error {
+func retire(tx *bolt.Tx, evGet, snapGet getter, seq uint64) error {
 	evs, snap := tx.Bucket(bucketEvents), tx.Bucket(bucketSnapshot)
 	k := seqKey(seq)
-	rec := evs.Get(k)
+	rec := evGet.get(k)
 	if rec == nil {
 		return nil
 	}
@@ -367,7 +368,7 @@ func retire(tx *bolt.Tx, seq uint64) error {
 	if err != nil {
 		return fmt.Errorf("outbox event %d: %w", seq, err)
 	}
-	sv := snap.Get(id)
+	sv := snapGet.get(id)
 	if sv == nil {
 		return evs.Delete(k)
 	}
@@ -394,4 +395,19 @@ func retire(tx *bolt.Tx, seq uint64) error {
 		return fmt.Errorf("put snapshot entry %s: %w", id, err)
 	}
 	return evs.Delete(k)
+}
+
+// getter looks keys up with one cursor for a whole transaction: Bucket.Get makes a new
+// cursor and grows its stack on every call, a third of the bytes a first sync's commits
+// and acks allocated in bbolt. Seek starts from the root, so writes in between are seen.
+type getter struct{ c *bolt.Cursor }
+
+func newGetter(b *bolt.Bucket) getter { return getter{c: b.Cursor()} }
+
+// get is Bucket.Get of a bucket without nested buckets.
+func (g getter) get(k []byte) []byte {
+	if kk, v := g.c.Seek(k); bytes.Equal(kk, k) {
+		return v
+	}
+	return nil
 }
