@@ -284,8 +284,14 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 		if q == nil {
 			return nil
 		}
+		// One cursor for all the deletes: Bucket.Delete makes a new one each time.
+		qc := q.Cursor()
 		for _, p := range pos {
-			if err := q.Delete(posKey(p)); err != nil {
+			k := posKey(p)
+			if kk, _ := qc.Seek(k); !bytes.Equal(kk, k) {
+				continue // already removed, as Bucket.Delete of a missing key
+			}
+			if err := qc.Delete(); err != nil {
 				return err
 			}
 		}
