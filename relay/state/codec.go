@@ -96,15 +96,42 @@ func appendStrings(b []byte, ss ...string) []byte {
 
 // readStrings reads n length-prefixed strings and returns the rest.
 func readStrings(b []byte, out []string) ([]byte, error) {
+	return readStringsIn(b, out, nil, 0)
+}
+
+// readStringsIn is readStrings that takes string i from in when bit i of shared is set.
+func readStringsIn(b []byte, out []string, in interner, shared uint) ([]byte, error) {
 	for i := range out {
 		n, w := binary.Uvarint(b)
 		if w <= 0 || uint64(len(b)-w) < n {
 			return nil, ErrCorrupt
 		}
-		out[i] = string(b[w : w+int(n)])
+		if s := b[w : w+int(n)]; shared&(1<<i) != 0 {
+			out[i] = in.str(s)
+		} else {
+			out[i] = string(s)
+		}
 		b = b[w+int(n):]
 	}
 	return b, nil
+}
+
+// interner gives equal bytes one string: an outbox read of a thousand messages holds a
+// handful of ops, sources, routes and destinations, which were allocated per message.
+type interner map[string]string
+
+// maxInterned bounds an interner fed with many distinct values (destinations per task).
+const maxInterned = 256
+
+func (in interner) str(b []byte) string {
+	if s, ok := in[string(b)]; ok { // no allocation for the lookup
+		return s
+	}
+	s := string(b)
+	if in != nil && len(in) < maxInterned {
+		in[s] = s
+	}
+	return s
 }
 
 // Event records: task id, event id, op, source, then the body.
@@ -146,9 +173,10 @@ func eventTaskID(b []byte) ([]byte, error) {
 }
 
 // decodeEvent returns the head and the body, which aliases b.
-func decodeEvent(b []byte) (tasks.EventHead, []byte, error) {
+// Its op and source come from in.
+func decodeEvent(b []byte, in interner) (tasks.EventHead, []byte, error) {
 	var f [4]string
-	rest, err := readStrings(b, f[:])
+	rest, err := readStringsIn(b, f[:], in, 1<<2|1<<3)
 	if err != nil {
 		return tasks.EventHead{}, nil, err
 	}
@@ -166,9 +194,10 @@ func encodeTarget(t tasks.QueuedTarget) []byte {
 }
 
 // decodeTarget returns the target; its Body aliases b.
-func decodeTarget(sink string, b []byte) (tasks.QueuedTarget, error) {
+// Its route and destination come from in.
+func decodeTarget(sink string, b []byte, in interner) (tasks.QueuedTarget, error) {
 	var f [3]string
-	rest, err := readStrings(b, f[:])
+	rest, err := readStringsIn(b, f[:], in, 1<<0|1<<1)
 	if err != nil || len(rest) == 0 {
 		return tasks.QueuedTarget{}, ErrCorrupt
 	}

@@ -86,11 +86,12 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 		k, _ := legacy.Cursor().First()
 		hasLegacy = k != nil
 	}
+	probe, snapGet := newQueueProbe(queues), newGetter(snap)
 	// forget removes what a task's published JSON was before it changed.
 	forget := func(k []byte, old verRef) error {
 		switch {
 		case old.inEvent:
-			if held, err := queued(queues, old.seq); err != nil || held {
+			if held, err := probe.held(old.seq); err != nil || held {
 				return err // still queued: Ack deletes it
 			}
 			if err := evs.Delete(seqKey(old.seq)); err != nil {
@@ -110,7 +111,7 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 	}
 	for _, u := range entries {
 		k := []byte(u.ID)
-		old, err := versionOf(snap, k)
+		old, err := versionOf(snapGet, k)
 		if err != nil {
 			return err
 		}
@@ -143,7 +144,7 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 	}
 	for _, id := range drop {
 		k := []byte(id)
-		old, err := versionOf(snap, k)
+		old, err := versionOf(snapGet, k)
 		if err != nil {
 			return err
 		}
@@ -158,8 +159,8 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 }
 
 // versionOf returns where the snapshot record of k says the task's JSON is.
-func versionOf(snap *bolt.Bucket, k []byte) (verRef, error) {
-	v := snap.Get(k)
+func versionOf(snap getter, k []byte) (verRef, error) {
+	v := snap.get(k)
 	if v == nil {
 		return verRef{}, nil
 	}
@@ -181,7 +182,8 @@ func (s *Store) Outbox(ctx context.Context, sink string, after *tasks.QueuePos, 
 		if q == nil {
 			return nil
 		}
-		evs := tx.Bucket(bucketEvents)
+		evs := newGetter(tx.Bucket(bucketEvents))
+		in, mem := interner{}, arena{}
 		c := q.Cursor()
 		k, v := c.First()
 		if after != nil {
@@ -191,7 +193,7 @@ func (s *Store) Outbox(ctx context.Context, sink string, after *tasks.QueuePos, 
 			}
 		}
 		for ; k != nil && len(out) < limit; k, v = c.Next() {
-			m, err := readQueued(evs, sink, k, v)
+			m, err := readQueued(evs, sink, k, v, in, &mem)
 			if err != nil {
 				return err
 			}
@@ -206,31 +208,47 @@ func (s *Store) Outbox(ctx context.Context, sink string, after *tasks.QueuePos, 
 }
 
 // readQueued decodes one queue record and its event, copying what bbolt owns.
-func readQueued(evs *bolt.Bucket, sink string, k, v []byte) (tasks.Queued, error) {
+func readQueued(evs getter, sink string, k, v []byte, in interner, mem *arena) (tasks.Queued, error) {
 	pos, ok := decodePos(k)
 	if !ok {
 		return tasks.Queued{}, fmt.Errorf("queue key %x: %w", k, ErrCorrupt)
 	}
-	t, err := decodeTarget(sink, v)
+	t, err := decodeTarget(sink, v, in)
 	if err != nil {
 		return tasks.Queued{}, fmt.Errorf("queue record %x: %w", k, err)
 	}
-	ev := evs.Get(seqKey(pos.Seq))
+	ev := evs.get(seqKey(pos.Seq))
 	if ev == nil {
 		return tasks.Queued{}, fmt.Errorf("queue record %x names a missing event: %w", k, ErrCorrupt)
 	}
-	head, body, err := decodeEvent(ev)
+	head, body, err := decodeEvent(ev, in)
 	if err != nil {
 		return tasks.Queued{}, fmt.Errorf("outbox event %d: %w", pos.Seq, err)
 	}
 	m := tasks.Queued{Pos: pos, Head: head, Target: t}
 	if t.Body != nil {
-		m.Body = bytes.Clone(t.Body)
+		m.Body = mem.clone(t.Body)
 		m.Target.Body = m.Body
 	} else {
-		m.Body = bytes.Clone(body)
+		m.Body = mem.clone(body)
 	}
 	return m, nil
+}
+
+// arena copies the bodies of one outbox read into a few large blocks instead of one
+// allocation per message; the messages of a read are published and dropped together.
+type arena struct{ block []byte }
+
+// arenaBlock is the size of an arena's blocks: about fifty 1 KB task events.
+const arenaBlock = 64 << 10
+
+func (a *arena) clone(b []byte) []byte {
+	if a.block == nil || cap(a.block)-len(a.block) < len(b) { // never nil: a nil Body means none
+		a.block = make([]byte, 0, max(arenaBlock, len(b)))
+	}
+	n := len(a.block)
+	a.block = append(a.block, b...)
+	return a.block[n : n+len(b) : n+len(b)] // full slice expression: an append copies
 }
 
 // Pending counts the messages queued per sink.
@@ -266,24 +284,32 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 		if q == nil {
 			return nil
 		}
+		// One cursor for all the deletes: Bucket.Delete makes a new one each time.
+		qc := q.Cursor()
 		for _, p := range pos {
-			if err := q.Delete(posKey(p)); err != nil {
+			k := posKey(p)
+			if kk, _ := qc.Seek(k); !bytes.Equal(kk, k) {
+				continue // already removed, as Bucket.Delete of a missing key
+			}
+			if err := qc.Delete(); err != nil {
 				return err
 			}
 		}
+		probe := newQueueProbe(queues)
+		evs, snap := newGetter(tx.Bucket(bucketEvents)), newGetter(tx.Bucket(bucketSnapshot))
 		var last uint64
 		for i, p := range pos {
 			if i > 0 && p.Seq == last {
 				continue
 			}
 			last = p.Seq
-			if held, err := queued(queues, p.Seq); err != nil || held {
+			if held, err := probe.held(p.Seq); err != nil || held {
 				if err != nil {
 					return err
 				}
 				continue
 			}
-			if err := retire(tx, p.Seq); err != nil {
+			if err := retire(tx, evs, snap, p.Seq); err != nil {
 				return err
 			}
 		}
@@ -295,19 +321,38 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 	return nil
 }
 
-// queued reports whether any queue still holds a message of event seq.
-func queued(queues *bolt.Bucket, seq uint64) (bool, error) {
-	prefix := seqKey(seq)
-	held := false
-	err := queues.ForEachBucket(func(name []byte) error {
-		if held {
+// queueProbe tells whether any queue still holds a message of an event, with one cursor
+// per queue for a whole transaction: an Ack of thousands of messages looked at every
+// queue's name and made a new cursor for each event. Make it after the transaction's
+// last new queue; a cursor's Seek starts from the root, so writes in between are seen.
+type queueProbe struct {
+	cursors []*bolt.Cursor
+	made    bool
+	queues  *bolt.Bucket
+}
+
+func newQueueProbe(queues *bolt.Bucket) *queueProbe { return &queueProbe{queues: queues} }
+
+// held reports whether any queue still holds a message of event seq.
+func (q *queueProbe) held(seq uint64) (bool, error) {
+	if !q.made {
+		q.made = true
+		err := q.queues.ForEachBucket(func(name []byte) error {
+			q.cursors = append(q.cursors, q.queues.Bucket(name).Cursor())
 			return nil
+		})
+		if err != nil {
+			return false, err
 		}
-		k, _ := queues.Bucket(name).Cursor().Seek(prefix)
-		held = k != nil && len(k) == 10 && binary.BigEndian.Uint64(k) == seq
-		return nil
-	})
-	return held, err
+	}
+	var prefix [8]byte
+	binary.BigEndian.PutUint64(prefix[:], seq)
+	for _, c := range q.cursors {
+		if k, _ := c.Seek(prefix[:]); k != nil && len(k) == 10 && binary.BigEndian.Uint64(k) == seq {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // keepOverhead is how many bytes besides the task's JSON a confirmed event may hold and
@@ -318,10 +363,10 @@ const keepOverhead = 1024
 // retire deletes event seq, which no queue holds any more, unless it holds its task's
 // published JSON (verRef.inEvent): then it stays as that version, or for a large event
 // the JSON moves to versions.
-func retire(tx *bolt.Tx, seq uint64) error {
+func retire(tx *bolt.Tx, evGet, snapGet getter, seq uint64) error {
 	evs, snap := tx.Bucket(bucketEvents), tx.Bucket(bucketSnapshot)
 	k := seqKey(seq)
-	rec := evs.Get(k)
+	rec := evGet.get(k)
 	if rec == nil {
 		return nil
 	}
@@ -329,7 +374,7 @@ func retire(tx *bolt.Tx, seq uint64) error {
 	if err != nil {
 		return fmt.Errorf("outbox event %d: %w", seq, err)
 	}
-	sv := snap.Get(id)
+	sv := snapGet.get(id)
 	if sv == nil {
 		return evs.Delete(k)
 	}
@@ -356,4 +401,19 @@ func retire(tx *bolt.Tx, seq uint64) error {
 		return fmt.Errorf("put snapshot entry %s: %w", id, err)
 	}
 	return evs.Delete(k)
+}
+
+// getter looks keys up with one cursor for a whole transaction: Bucket.Get makes a new
+// cursor and grows its stack on every call, a third of the bytes a first sync's commits
+// and acks allocated in bbolt. Seek starts from the root, so writes in between are seen.
+type getter struct{ c *bolt.Cursor }
+
+func newGetter(b *bolt.Bucket) getter { return getter{c: b.Cursor()} }
+
+// get is Bucket.Get of a bucket without nested buckets.
+func (g getter) get(k []byte) []byte {
+	if kk, v := g.c.Seek(k); bytes.Equal(kk, k) {
+		return v
+	}
+	return nil
 }

@@ -22,8 +22,15 @@ func rawHash(raw []byte) uint64 { return xxhash.Sum64(raw) }
 // the same task that differ only in key order or formatting have the same canonical form.
 // It is only computed when the raw hash changed.
 func canonical(raw []byte) ([]byte, error) {
-	c := canonWriter{in: raw}
-	out, err := c.value(make([]byte, 0, len(raw)), 0)
+	var c canonWriter
+	return c.canonical(make([]byte, 0, len(raw)), raw)
+}
+
+// canonical appends the canonical form of raw to out. A writer used again reuses its
+// buffers.
+func (c *canonWriter) canonical(out, raw []byte) ([]byte, error) {
+	c.in, c.pos, c.members, c.keys = raw, 0, c.members[:0], c.keys[:0]
+	out, err := c.value(out, 0)
 	if err != nil {
 		return nil, fmt.Errorf("decode task json: %w", err)
 	}
@@ -35,11 +42,26 @@ func canonical(raw []byte) ([]byte, error) {
 
 // contentHash is the SHA-256 of the canonical form of raw.
 func contentHash(raw []byte) ([32]byte, error) {
-	c, err := canonical(raw)
+	var h hasher
+	return h.contentHash(raw)
+}
+
+// hasher computes content hashes one after another with the same buffers: a walk hashes
+// every new task of a first sync, and a fresh writer allocated its output and scratch
+// space for each (~5 KB a task).
+type hasher struct {
+	c   canonWriter
+	out []byte
+}
+
+// contentHash is the SHA-256 of the canonical form of raw.
+func (h *hasher) contentHash(raw []byte) ([32]byte, error) {
+	out, err := h.c.canonical(h.out[:0], raw)
 	if err != nil {
 		return [32]byte{}, err
 	}
-	return sha256.Sum256(c), nil
+	h.out = out
+	return sha256.Sum256(out), nil
 }
 
 // changedFields lists the top-level fields whose canonical values differ between prev

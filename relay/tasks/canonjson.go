@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -21,6 +22,19 @@ type canonWriter struct {
 	members []member // a stack: each object uses the part above its base
 	tmp     []byte   // reused while an object's members are put in order
 	keys    []byte   // decoded keys that had escapes
+	// order is the sorted order of the last top-level object's members, for a writer used
+	// again: the tasks of a listing have the same keys in the same order, and sorting
+	// them was a third of the hash.
+	order   keyOrder
+	sig     []byte   // the keys of the object being written, as keyOrder.keys
+	scratch []member // reused while members are permuted
+}
+
+// keyOrder is the stable sorted order (perm: indexes into the members in input order) of
+// an object whose keys, in input order and each preceded by its length, were keys.
+type keyOrder struct {
+	keys []byte
+	perm []int32
 }
 
 func (c *canonWriter) skipSpace() {
@@ -184,7 +198,11 @@ func (c *canonWriter) object(out []byte, depth int) ([]byte, error) {
 	}
 	ms := c.members[mbase:]
 	// A key given twice keeps its last value, as decoding into a map does.
-	slices.SortStableFunc(ms, func(a, b member) int { return bytes.Compare(c.key(a), c.key(b)) })
+	if depth == 0 {
+		c.sortCached(ms)
+	} else {
+		slices.SortStableFunc(ms, func(a, b member) int { return bytes.Compare(c.key(a), c.key(b)) })
+	}
 	c.tmp = append(c.tmp[:0], out[base:]...)
 	out = out[:base]
 	first := true
@@ -202,6 +220,30 @@ func (c *canonWriter) object(out []byte, depth int) ([]byte, error) {
 	}
 	c.members = c.members[:mbase]
 	return append(out, '}'), nil
+}
+
+// sortCached sorts ms stably by key as object does, reusing the order of the last object
+// sorted here when its keys came in the same order.
+func (c *canonWriter) sortCached(ms []member) {
+	c.sig = c.sig[:0]
+	for _, m := range ms {
+		k := c.key(m)
+		c.sig = binary.AppendUvarint(c.sig, uint64(len(k)))
+		c.sig = append(c.sig, k...)
+	}
+	if len(c.order.perm) != len(ms) || !bytes.Equal(c.sig, c.order.keys) {
+		perm := c.order.perm[:0]
+		for i := range ms {
+			perm = append(perm, int32(i))
+		}
+		slices.SortStableFunc(perm, func(a, b int32) int { return bytes.Compare(c.key(ms[a]), c.key(ms[b])) })
+		c.order.perm = perm
+		c.order.keys = append(c.order.keys[:0], c.sig...)
+	}
+	c.scratch = append(c.scratch[:0], ms...)
+	for i, j := range c.order.perm {
+		ms[i] = c.scratch[j]
+	}
 }
 
 // stringValue copies a string that needs no re-escaping as it is, and re-escapes the rest.

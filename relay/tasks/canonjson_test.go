@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -59,6 +60,26 @@ func TestCanonical_MatchesDecodeAndReencode(t *testing.T) {
 	}
 }
 
+// TestHasher_ReusedMatchesFresh hashes every case twice in a row with one hasher, with
+// invalid inputs and same-keys-other-order objects between: a writer used again (its
+// buffers and its remembered key order) gives what a fresh one gives.
+func TestHasher_ReusedMatchesFresh(t *testing.T) {
+	cases := append([]string(nil), canonCases...)
+	cases = append(cases, string(benchTask(7, 3).Raw), string(benchTask(8, 1).Raw),
+		`{"a":1,"b":2}`, `{"b":1,"a":2}`, `{"a":1,"a":2}`, `{"a":1,"a":3}`, `{"a\u0062":1,"ab":2}`,
+		`{"ab":1,"a\u0062":2}`, `{"a":1,"b":`, `{"a":{"b":1}}`)
+	var h hasher
+	for _, c := range append(cases, cases...) {
+		for range 2 {
+			want, errWant := contentHash([]byte(c))
+			got, err := h.contentHash([]byte(c))
+			if (err != nil) != (errWant != nil) || got != want {
+				t.Errorf("reused hasher on %q = %x, %v; fresh %x, %v", c, got, err, want, errWant)
+			}
+		}
+	}
+}
+
 func TestCanonical_RejectsWhatIsNotOneValue(t *testing.T) {
 	for _, c := range []string{``, `{`, `{"a"}`, `{"a":}`, `[1,]`, `{"a":1}x`, `tru`, `"open`, `{"a":01}`, `1 2`} {
 		if out, err := canonical([]byte(c)); err == nil {
@@ -71,14 +92,19 @@ func FuzzCanonical(f *testing.F) {
 	for _, c := range canonCases {
 		f.Add([]byte(c))
 	}
+	var h hasher // used again across inputs, as a walk does
 	f.Fuzz(func(t *testing.T, in []byte) {
 		want, errSlow := canonicalSlow(in)
 		got, err := canonical(in)
+		reused, errReused := h.contentHash(in)
 		if errSlow != nil || !json.Valid(in) {
 			return // invalid input: canonical may refuse it or not, but must not panic
 		}
 		if err != nil || !bytes.Equal(got, want) {
 			t.Fatalf("canonical(%q) = %q, %v; want %q", in, got, err, want)
+		}
+		if errReused != nil || reused != sha256.Sum256(want) {
+			t.Fatalf("reused hasher on %q: %x, %v; want the hash of %q", in, reused, errReused, want)
 		}
 	})
 }

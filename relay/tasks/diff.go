@@ -19,6 +19,7 @@ type walk struct {
 	listed  int // distinct tasks listed
 	jumps   int // known tasks whose slot did not follow the previous one's
 	lastHit int32
+	hash    hasher
 	// flush, when set, is called with chunkSize tasks found: it plans and commits them.
 	flush func() error
 }
@@ -90,12 +91,14 @@ func (w *walk) page(pageNo int, ts []schema.Task) error {
 			if _, dup := w.seenNew[t.ID]; dup {
 				continue
 			}
-			w.seenNew[strings.Clone(t.ID)] = struct{}{}
 		}
 		w.listed++
 		f := found{id: strings.Clone(t.ID), raw: bytes.Clone(t.Raw), rawHash: h}
+		if s == nil {
+			w.seenNew[f.id] = struct{}{} // the same copy: a first sync clones each id once
+		}
 		var err error
-		if f.content, err = contentHash(f.raw); err != nil {
+		if f.content, err = w.hash.contentHash(f.raw); err != nil {
 			return fmt.Errorf("hash task %s: %w", f.id, err)
 		}
 		w.found = append(w.found, f)
@@ -155,6 +158,10 @@ func fingerprint(h [32]byte) uint64 {
 func (w *walk) plan(meta Meta, emitCreated bool) *plan {
 	pl := &plan{meta: meta, live: w.ix.live}
 	sort.Slice(w.found, func(i, j int) bool { return w.found[i].id < w.found[j].id })
+	pl.updates = make([]EntryUpdate, 0, len(w.found))
+	if emitCreated { // a first sync: most tasks found make an event
+		pl.changes = make([]change, 0, len(w.found))
+	}
 	for _, f := range w.found {
 		s := w.ix.get(f.id)
 		fp := fingerprint(f.content)

@@ -166,6 +166,14 @@ func (p *Poller) drainSink(ctx context.Context, d *sinkDrain) (int, error) {
 		if h := p.cfg.Hooks.AfterPublish; h != nil {
 			h()
 		}
+		for i := range f.qs {
+			// Published: the acker needs positions and ops, not the bytes, which would
+			// otherwise live until a group of ackGroup is removed.
+			f.qs[i].Body, f.qs[i].Target.Body = nil, nil
+		}
+		if toAck == nil {
+			toAck = make([]Queued, 0, ackGroup+len(f.qs))
+		}
 		toAck = append(toAck, f.qs...)
 		if len(toAck) >= ackGroup {
 			flush()
