@@ -201,17 +201,12 @@ func (w *walk) missing(expireBefore int64) (fresh, again, expired []string) {
 		return nil, nil, nil
 	}
 	for i := range w.ix.slots {
-		s := &w.ix.slots[i]
-		switch {
-		case s.free:
-		case s.deleted:
-			if expireBefore > 0 && s.deletedAt < expireBefore {
-				expired = append(expired, w.ix.idString(int32(i)))
-			}
-		case s.seen == w.cyc:
-		case s.suspect:
+		switch w.absence(&w.ix.slots[i], expireBefore) {
+		case absentExpired:
+			expired = append(expired, w.ix.idString(int32(i)))
+		case absentAgain:
 			again = append(again, w.ix.idString(int32(i)))
-		default:
+		case absentFresh:
 			fresh = append(fresh, w.ix.idString(int32(i)))
 		}
 	}
@@ -225,18 +220,37 @@ func (w *walk) missing(expireBefore int64) (fresh, again, expired []string) {
 // id.
 func (w *walk) anyMissing(expireBefore int64) bool {
 	for i := range w.ix.slots {
-		s := &w.ix.slots[i]
-		switch {
-		case s.free:
-		case s.deleted:
-			if expireBefore > 0 && s.deletedAt < expireBefore {
-				return true
-			}
-		case s.seen != w.cyc:
+		if w.absence(&w.ix.slots[i], expireBefore) != present {
 			return true
 		}
 	}
 	return false
+}
+
+// absenceKind is what a slot is to missing.
+type absenceKind int
+
+const (
+	present       absenceKind = iota // listed by this walk, free, or a tombstone to keep
+	absentFresh                      // live and not listed, for the first time
+	absentAgain                      // a suspect not listed again
+	absentExpired                    // a tombstone written before the expiry
+)
+
+func (w *walk) absence(s *slot, expireBefore int64) absenceKind {
+	switch {
+	case s.free:
+	case s.deleted:
+		if expireBefore > 0 && s.deletedAt < expireBefore {
+			return absentExpired
+		}
+	case s.seen == w.cyc:
+	case s.suspect:
+		return absentAgain
+	default:
+		return absentFresh
+	}
+	return present
 }
 
 // sortUpdates orders the plan's entry updates by id, as Commit wants them.
