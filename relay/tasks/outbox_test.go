@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -275,5 +277,54 @@ func TestPoller_EventsFanOutToEverySinkInTaskOrder(t *testing.T) {
 			}
 			last[ev.Subject] = ev.Data.Op
 		}
+	}
+}
+
+// ackFailingStore is the real state file whose outbox removals fail while fail is set.
+type ackFailingStore struct {
+	tasks.StateStore
+	fail atomic.Bool
+}
+
+func (s *ackFailingStore) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) error {
+	if s.fail.Load() {
+		return errors.New("disk full")
+	}
+	return s.StateStore.Ack(ctx, sink, pos)
+}
+
+func TestPoller_AFailedOutboxRemovalSendsTheMessagesAgainWithTheSameIDs(t *testing.T) {
+	e := newEnv(t)
+	e.lister.set(task("a"), task("b"))
+	st := &ackFailingStore{StateStore: e.store}
+	st.fail.Store(true)
+	cfg := e.cfg
+	cfg.Store = st
+	p, err := tasks.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Cycle(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("cycle whose confirmed messages cannot be removed: err %v, want it to say why", err)
+	}
+	first := e.sink.take()
+	if len(first) != 2 {
+		t.Fatalf("first cycle published %d messages, want 2", len(first))
+	}
+
+	st.fail.Store(false)
+	if _, err := p.Cycle(context.Background()); err != nil {
+		t.Fatalf("cycle once removals work: %v", err)
+	}
+	again := e.sink.take()
+	if len(again) != 2 || again[0].ID != first[0].ID || again[1].ID != first[1].ID {
+		t.Fatalf("after the failed removal %d messages were sent again, want the same 2 ids", len(again))
+	}
+	if _, err := p.Cycle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if rest := e.sink.take(); len(rest) != 0 {
+		t.Fatalf("once removed, %d messages were sent a third time", len(rest))
 	}
 }
