@@ -236,7 +236,6 @@ func (a *app) buildTasks(ctx context.Context, cfg *config.Config, opts appOption
 		a.log.Info().Msg("tasks: interval off: no polling, the routes serve pushed activities")
 		return nil
 	}
-	log := a.log.With().Str("component", "tasks").Logger()
 	pcfg := tasks.Config{
 		Source:       a.eventSource(),
 		Interval:     tc.Interval,
@@ -247,7 +246,7 @@ func (a *app) buildTasks(ctx context.Context, cfg *config.Config, opts appOption
 		Lister:       a.client,
 		Router:       router,
 		Sinks:        taskSinks(a.sinks),
-		Logger:       log,
+		Logger:       a.log, // the poller names itself (component "tasks.poller")
 		Metrics:      a.metrics,
 		Health:       a.health,
 		Hooks:        opts.taskHooks,
