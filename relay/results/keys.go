@@ -39,9 +39,11 @@ func (e *engine) add(it *item) {
 	e.held++
 	e.heldBytes += len(it.m.Body)
 	e.lastReceived = e.p.cfg.Now()
-	if a := it.m.AckWait; a > 0 && a/8 < e.keepAlive {
-		e.keepAlive = max(a/8, 10*time.Millisecond)
-		e.tick.Reset(e.keepAlive)
+	if a := it.m.AckWait; a > 0 {
+		if every := keepAliveEvery(a); every < e.keepAlive {
+			e.keepAlive = every
+			e.tick.Reset(every)
+		}
 	}
 	if e.draining {
 		e.giveBack([]*item{it}, 0)
@@ -239,8 +241,15 @@ func (e *engine) forget(it *item) {
 	}
 }
 
+// keepAliveEvery is how often held messages whose ack wait is a are looked at: an eighth
+// of it (at least 10 ms, at most a second), so an InProgress due a quarter of the ack wait
+// after the last one leaves most of the ack wait as margin even from a late tick.
+func keepAliveEvery(a time.Duration) time.Duration {
+	return min(time.Second, max(a/8, 10*time.Millisecond))
+}
+
 // keepAliveHeld sends InProgress for held messages a quarter of their ack wait after the
-// last one (so even a late tick leaves most of the ack wait as margin), lets keys whose head never came back from the broker go on, and forgets old
+// last one, lets keys whose head never came back from the broker go on, and forgets old
 // history. It returns how often it should run.
 func (e *engine) keepAliveHeld() time.Duration {
 	now := e.p.cfg.Now()
@@ -251,7 +260,7 @@ func (e *engine) keepAliveHeld() time.Duration {
 		if a <= 0 || it.m.InProgress == nil {
 			continue
 		}
-		every = min(every, max(a/8, 10*time.Millisecond))
+		every = min(every, keepAliveEvery(a))
 		if now.Sub(it.touched) >= a/4 {
 			it.touched = now
 			calls = append(calls, it.m.InProgress)

@@ -81,19 +81,19 @@ func (s *Source) bindLocked(ctx context.Context) error {
 }
 
 // puller returns the running pull, starting one (and binding again if the consumer was
-// lost) when there is none.
-func (s *Source) puller(ctx context.Context) (*pull, error) {
+// lost) when there is none, and the bound consumer's ack wait.
+func (s *Source) puller(ctx context.Context) (*pull, time.Duration, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, ErrClosed
+		return nil, 0, ErrClosed
 	}
 	if s.pull != nil {
-		return s.pull, nil
+		return s.pull, s.ackWait, nil
 	}
 	if s.cons == nil {
 		if err := s.bindLocked(ctx); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	// The byte limit keeps big messages from piling up in the pull buffer; it must still
@@ -103,10 +103,10 @@ func (s *Source) puller(ctx context.Context) (*pull, error) {
 	if err != nil {
 		// The consumer may have been deleted behind our back: bind again next time.
 		s.cons = nil
-		return nil, fmt.Errorf("start pulling from consumer %s: %w", s.cfg.Durable, err)
+		return nil, 0, fmt.Errorf("start pulling from consumer %s: %w", s.cfg.Durable, err)
 	}
 	s.pull = p
-	return p, nil
+	return p, s.ackWait, nil
 }
 
 // dropPull forgets a broken pull so the next Receive binds and pulls afresh.
@@ -122,13 +122,13 @@ func (s *Source) dropPull(p *pull) {
 // Receive blocks until a message is there or ctx is done. Every message returned must be
 // settled with its Ack or Retry; an unsettled one is redelivered after AckWait.
 func (s *Source) Receive(ctx context.Context) (schema.Received, error) {
-	p, err := s.puller(ctx)
+	p, ackWait, err := s.puller(ctx)
 	if err != nil {
 		return schema.Received{}, err
 	}
 	select {
 	case msg := <-p.msgs:
-		return s.received(msg)
+		return s.received(msg, ackWait)
 	case <-ctx.Done():
 		return schema.Received{}, ctx.Err()
 	case <-p.stop:
@@ -170,15 +170,12 @@ func (s *Source) Close(ctx context.Context) error {
 }
 
 // received turns a JetStream message into a schema.Received with its settle funcs.
-func (s *Source) received(msg jetstream.Msg) (schema.Received, error) {
+func (s *Source) received(msg jetstream.Msg, ackWait time.Duration) (schema.Received, error) {
 	meta, err := msg.Metadata()
 	if err != nil {
 		return schema.Received{}, fmt.Errorf("read jetstream metadata of a message on %s: %w", msg.Subject(), err)
 	}
 	st := &settler{nc: s.nc, acks: s.acks, msg: msg, timeout: s.cfg.SettleTimeout}
-	s.mu.Lock()
-	ackWait := s.ackWait
-	s.mu.Unlock()
 	return schema.Received{
 		AckWait:        ackWait,
 		Body:           msg.Data(),
