@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/rs/zerolog"
 
 	"github.com/reten/reten-relay/relay/config"
 	"github.com/reten/reten-relay/relay/results"
@@ -59,12 +58,11 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		defer cancel()
 	}
 	p := &demoPrinter{w: stdout, start: time.Now()}
-	log := zerolog.Nop()
+	logOut, level := stderr, "error"
 	if *verbose {
-		log, _ = newLogger(stdout, "info", "console")
-	} else {
-		log, _ = newLogger(stderr, "error", "console")
+		logOut, level = stdout, "info"
 	}
+	log, _ := newLogger(logOut, level, "console")
 	a, err := build(ctx, cfg, log, appOptions{
 		simOptions: []retensim.Option{retensim.WithTasks(*nTasks), retensim.WithSeed(42)},
 		onCycle:    p.cycle,

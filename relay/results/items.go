@@ -27,7 +27,6 @@ type item struct {
 	due  time.Time // when parked: when to go on
 	heap int       // index in the park heap, -1 when not parked
 	dl   *dlJob    // being dead-lettered
-	dead bool      // the dead letter is published: only the ack is left
 
 	outcome string // why it is acked
 }
