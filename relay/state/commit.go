@@ -348,7 +348,7 @@ func (q *queueProbe) held(seq uint64) (bool, error) {
 	var prefix [8]byte
 	binary.BigEndian.PutUint64(prefix[:], seq)
 	for _, c := range q.cursors {
-		if k, _ := c.Seek(prefix[:]); k != nil && len(k) == 10 && binary.BigEndian.Uint64(k) == seq {
+		if k, _ := c.Seek(prefix[:]); len(k) == 10 && binary.BigEndian.Uint64(k) == seq {
 			return true, nil
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/reten/reten-relay/relay/tasks"
 )
@@ -70,7 +71,7 @@ func Open(path string) (*Store, error) {
 		}
 	}
 	db, err := bolt.Open(path, 0o600, boltOptions())
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open state %s: %w (is another reten-relay running with the same tasks.state?)", path, ErrLocked)
 	}
 	if err != nil {
