@@ -12,20 +12,28 @@ import (
 // profileOnSignals lets a benchmark profile the relay subprocess over a chosen stretch
 // (RETEN_BENCH_PROFILE=dir): SIGUSR1 starts a CPU profile, SIGUSR2 stops it and writes a
 // heap profile next to it (cpu.pprof, heap.pprof in dir; heap0.pprof is the heap at the start, for -diff_base).
-func profileOnSignals(dir string) {
+// With fromStart the CPU profile starts at once, before `run` (RETEN_BENCH_PROFILE_SYNC: the
+// first sync, which begins as the process starts).
+func profileOnSignals(dir string, fromStart bool) {
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, syscall.SIGUSR1, syscall.SIGUSR2)
+	start := func() *os.File {
+		writeHeap(filepath.Join(dir, "heap0.pprof"))
+		f, err := os.Create(filepath.Join(dir, "cpu.pprof"))
+		if err != nil || pprof.StartCPUProfile(f) != nil {
+			return nil
+		}
+		return f
+	}
+	var cpu *os.File
+	if fromStart {
+		cpu = start()
+	}
 	go func() {
-		var cpu *os.File
 		for sig := range ch {
 			switch {
 			case sig == syscall.SIGUSR1 && cpu == nil:
-				writeHeap(filepath.Join(dir, "heap0.pprof"))
-				f, err := os.Create(filepath.Join(dir, "cpu.pprof"))
-				if err != nil || pprof.StartCPUProfile(f) != nil {
-					continue
-				}
-				cpu = f
+				cpu = start()
 			case sig == syscall.SIGUSR2 && cpu != nil:
 				pprof.StopCPUProfile()
 				_ = cpu.Close()

@@ -33,6 +33,7 @@ import (
 //
 //	go test -run '^$' -bench TasksScale -benchtime 1x -timeout 30m ./cmd/reten-relay/
 //	RETEN_BENCH_PROFILE=/tmp/prof go test ... (CPU and heap profiles of the unchanged cycles after the first)
+//	RETEN_BENCH_PROFILE=/tmp/prof RETEN_BENCH_PROFILE_SYNC=1 go test ... (the first sync's instead)
 //	RETEN_BENCH_CYCLES=10 go test ... (unchanged cycles to measure; default 3)
 //	RETEN_BENCH_TASKS=1000000 go test -run '^$' -bench 'TasksScale/nats' -benchtime 1x -timeout 60m ./cmd/reten-relay/
 func BenchmarkTasksScale(b *testing.B) {
@@ -62,7 +63,7 @@ type scaleBroker interface {
 
 func benchScale(b *testing.B, n int, sink string) {
 	dir := b.TempDir()
-	url, key := startSimProcess(b, n)
+	sim, url, key := startSimProcess(b, n)
 	var br scaleBroker
 	if sink == "nats" {
 		br = &natsBroker{n: relaytest.StartNATS(b)}
@@ -88,7 +89,7 @@ log: {level: %s}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Minute)
 	defer cancel()
-	start := time.Now()
+	start, simStart, selfStart := time.Now(), sim.cpu(), selfCPU()
 	relay := startBenchProc(b, "RETEN_RELAY_AS_MAIN=run -config "+path)
 	var lastCount int
 	var lastErr error
@@ -102,12 +103,22 @@ log: {level: %s}
 	})
 	firstSync := time.Since(start)
 	syncCPU := relay.cpu()
+	syncSys, syncFaults := relay.sysAndFaults()
+	// The simulator and this process (the broker, and the polling of its count) share the
+	// two cores with the relay during the first sync.
+	simCPU, selfSyncCPU := sim.cpu()-simStart, selfCPU()-selfStart
 	peakAfterSync := relay.status("VmHWM")
+	profile := os.Getenv("RETEN_BENCH_PROFILE")
+	if profile != "" && os.Getenv("RETEN_BENCH_PROFILE_SYNC") != "" {
+		_ = relay.cmd.Process.Signal(syscall.SIGUSR2) // the profile of the first sync is done
+		waitBench(b, time.Minute, "the profiles", func() bool { _, err := os.Stat(filepath.Join(profile, "done")); return err == nil })
+		_ = os.Remove(filepath.Join(profile, "done"))
+		profile = ""
+	}
 
 	// Unchanged cycles: the CPU between two "tasks cycle" lines is one cycle's (the relay
 	// idles in between).
 	cycles := relay.count(`"message":"tasks cycle"`)
-	profile := os.Getenv("RETEN_BENCH_PROFILE")
 	var cpus []float64
 	last := relay.cpu()
 	want := 3
@@ -149,6 +160,7 @@ log: {level: %s}
 	heap := relay.heapMetrics()
 	relay.kill()
 
+	b.Logf("first sync CPU-s: relay %.2f (system %.2f, %d minor faults), simulator %.2f, broker and benchmark %.2f", syncCPU, syncSys, syncFaults, simCPU, selfSyncCPU)
 	b.Logf("relay: first sync %.1fs (%.1f CPU-s, peak RSS %.0f MB by then); unchanged cycles %v CPU-s; RSS %.0f MB (anonymous %.0f, file %.0f), peak %.0f MB; state %.0f MB; %s",
 		firstSync.Seconds(), syncCPU, peakAfterSync/1024, cpus, rss/1024, anon/1024, file/1024, peak/1024, float64(st.Size())/(1<<20), heap)
 	bodies, err := br.sample(ctx, 1000)
@@ -175,9 +187,10 @@ log: {level: %s}
 
 var cycleLine = regexp.MustCompile(`\{[^\n]*"message":"tasks cycle"\}`)
 
-// startSimProcess runs the simulator with n tasks in a subprocess and returns its URL and key.
-func startSimProcess(b *testing.B, n int) (url, key string) {
-	p := startBenchProc(b, fmt.Sprintf("RETEN_RELAY_AS_SIM=-listen 127.0.0.1:0 -tasks %d -churn 0 -seed 1", n))
+// startSimProcess runs the simulator with n tasks in a subprocess and returns it, its URL
+// and key.
+func startSimProcess(b *testing.B, n int) (p *benchProc, url, key string) {
+	p = startBenchProc(b, fmt.Sprintf("RETEN_RELAY_AS_SIM=-listen 127.0.0.1:0 -tasks %d -churn 0 -seed 1", n))
 	waitBench(b, 10*time.Minute, "the simulator", func() bool { return strings.Contains(p.out.String(), "RETEN_API_KEY=") })
 	for _, line := range strings.Split(p.out.String(), "\n") {
 		line = strings.TrimSpace(line)
@@ -188,7 +201,7 @@ func startSimProcess(b *testing.B, n int) (url, key string) {
 			key = v
 		}
 	}
-	return url, key
+	return p, url, key
 }
 
 // benchProc is a subprocess of the test binary (see TestMain).
@@ -262,6 +275,27 @@ func (p *benchProc) cpu() float64 {
 	utime, _ := strconv.ParseFloat(f[11], 64)
 	stime, _ := strconv.ParseFloat(f[12], 64)
 	return (utime + stime) / 100 // USER_HZ
+}
+
+// sysAndFaults is the process's system CPU seconds and minor page faults so far.
+func (p *benchProc) sysAndFaults() (float64, int) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return 0, 0
+	}
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	faults, _ := strconv.Atoi(f[7])
+	return stime / 100, faults
+}
+
+// selfCPU is this process's user+system CPU seconds so far.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // status reads one kB field of /proc/PID/status (VmRSS, VmHWM).

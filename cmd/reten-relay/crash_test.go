@@ -26,7 +26,7 @@ import (
 func TestMain(m *testing.M) {
 	if args := os.Getenv("RETEN_RELAY_AS_MAIN"); args != "" {
 		if dir := os.Getenv("RETEN_BENCH_PROFILE"); dir != "" {
-			profileOnSignals(dir)
+			profileOnSignals(dir, os.Getenv("RETEN_BENCH_PROFILE_SYNC") != "")
 		}
 		os.Exit(childMain(strings.Split(args, " ")))
 	}

@@ -32,6 +32,7 @@ type Poller struct {
 	stateLoaded chan struct{}
 	meta        Meta
 	background  atomic.Bool // Run's drainers publish; Cycle only wakes them
+	cycling     atomic.Bool // a cycle runs (drainers leave the memory to it)
 
 	health   healthState
 	progress progress
@@ -95,6 +96,8 @@ func (p *Poller) SetRouter(r relay.Router) {
 func (p *Poller) Cycle(ctx context.Context) (CycleReport, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.cycling.Store(true)
+	defer p.cycling.Store(false)
 	start := p.cfg.Now()
 	var rep CycleReport
 	err := p.cycle(ctx, &rep, start)

@@ -100,8 +100,12 @@ func (p *Poller) drainLoop(ctx context.Context, d *sinkDrain) {
 		if n > 0 {
 			p.log.Debug().Str("sink", d.name).Int("published", n).Msg("sink drained")
 		}
-		if n >= bigCycle {
-			debug.FreeOSMemory() // a first sync's worth of bodies: give the memory back now
+		if pending, _, _ := d.status(); n >= bigCycle && pending == 0 && !p.cycling.Load() {
+			// A first sync's worth of bodies: give the memory back now, unless a cycle
+			// still lists (a first sync drains between its chunks) or more messages wait,
+			// whose bodies would fault the pages in again; the cycle settles memory when
+			// it ends.
+			debug.FreeOSMemory()
 		}
 	}
 }
