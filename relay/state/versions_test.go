@@ -194,3 +194,52 @@ func TestStore_PublishedJSONLivesInItsEvent(t *testing.T) {
 	ackAll(t, s)
 	check("deleted", "", 0, 0)
 }
+
+// A file created with bbolt's default 4 KB pages (before pageSize) opens with its own
+// page size, and its tasks and outbox work as before.
+func TestStore_KeepsThePageSizeOfOlderFiles(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "tasks.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{PageSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := s.db.Info().PageSize; got != 4096 {
+		t.Fatalf("page size of an older file = %d, want 4096", got)
+	}
+	ev := tasks.OutboxEvent{Head: tasks.EventHead{TaskID: "a", EventID: "e1", Op: schema.OpCreated},
+		Body: []byte(`{"data":{"op":"created","task":{"id":"a"}}}`), Targets: []tasks.QueuedTarget{{Sink: "nats", Destination: "d"}}}
+	err = s.Commit(ctx, tasks.Commit{Entries: []tasks.EntryUpdate{{ID: "a", Entry: tasks.Entry{ChangeNo: 1}, Published: []byte(`{"id":"a"}`)}},
+		Events: []tasks.OutboxEvent{ev}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs, err := s.Outbox(ctx, "nats", nil, 10)
+	if err != nil || len(qs) != 1 || string(qs[0].Body) != string(ev.Body) {
+		t.Fatalf("outbox of an older file = %+v, %v", qs, err)
+	}
+	pub, err := s.LoadPublished(ctx, []string{"a"})
+	if err != nil || string(pub["a"]) != `{"id":"a"}` {
+		t.Fatalf("published of an older file = %q, %v", pub, err)
+	}
+}
+
+// A new file gets pageSize pages.
+func TestStore_NewFilesUseLargePages(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "tasks.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got := s.db.Info().PageSize; got != pageSize {
+		t.Fatalf("page size of a new file = %d, want %d", got, pageSize)
+	}
+}
