@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sort"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -22,36 +23,34 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// Where each task's JSON sits in this commit's events, for the snapshot to point at.
-	published := make(map[string][]byte, len(c.Entries))
-	for _, u := range c.Entries {
-		if u.Published != nil && !u.Entry.Deleted {
-			published[u.ID] = u.Published
-		}
-	}
 	err := s.update(func(tx *bolt.Tx) error {
 		evs, queues := tx.Bucket(bucketEvents), tx.Bucket(bucketQueues)
 		evs.FillPercent = appendFill
-		inEvents := make(map[string]verRef, len(c.Events))
+		// Where each entry's new JSON sits in this commit's events, for the snapshot to
+		// point at (inEvents[i] is entry i's).
+		inEvents := make([]verRef, len(c.Entries))
+		find := entryFinder{entries: c.Entries}
+		qs := queueBuckets{queues: queues}
 		for _, ev := range c.Events {
 			seq, err := evs.NextSequence()
 			if err != nil {
 				return fmt.Errorf("next outbox sequence: %w", err)
 			}
-			if task, ok := published[ev.Head.TaskID]; ok && len(ev.Targets) > 0 {
-				if off, n, ok := taskIn(ev, task); ok {
-					inEvents[ev.Head.TaskID] = verRef{seq: seq, inEvent: true, off: off, n: n}
+			if i, ok := find.index(ev.Head.TaskID); ok && len(ev.Targets) > 0 {
+				if u := c.Entries[i]; u.Published != nil && !u.Entry.Deleted {
+					if off, n, ok := taskIn(ev, u.Published); ok {
+						inEvents[i] = verRef{seq: seq, inEvent: true, off: off, n: n}
+					}
 				}
 			}
 			if err := evs.Put(seqKey(seq), encodeEvent(ev)); err != nil {
 				return fmt.Errorf("put outbox event %s: %w", ev.Head.EventID, err)
 			}
 			for n, t := range ev.Targets {
-				q, err := queues.CreateBucketIfNotExists([]byte(t.Sink))
+				q, err := qs.of(t.Sink)
 				if err != nil {
-					return fmt.Errorf("create queue of sink %s: %w", t.Sink, err)
+					return err
 				}
-				q.FillPercent = appendFill
 				if err := q.Put(posKey(tasks.QueuePos{Seq: seq, N: uint16(n)}), encodeTarget(t)); err != nil {
 					return fmt.Errorf("queue event %s for sink %s: %w", ev.Head.EventID, t.Sink, err)
 				}
@@ -74,10 +73,10 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 }
 
 // putEntries writes the snapshot entries. A new published JSON is found in this commit's
-// events (inEvents) or else appended to versions (see the package doc); the task's
-// earlier version is deleted, or, while an event that holds it is still queued, left to
-// Ack.
-func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvents map[string]verRef) error {
+// events (inEvents, by entry) or else appended to versions (see the package doc); the
+// task's earlier version is deleted, or, while an event that holds it is still queued,
+// left to Ack.
+func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvents []verRef) error {
 	snap, vers, legacy := tx.Bucket(bucketSnapshot), tx.Bucket(bucketVersions), tx.Bucket(bucketPublished)
 	evs, queues := tx.Bucket(bucketEvents), tx.Bucket(bucketQueues)
 	vers.FillPercent = appendFill
@@ -109,8 +108,9 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 		}
 		return nil
 	}
-	for _, u := range entries {
-		k := []byte(u.ID)
+	keys := keyBlock{}
+	for i, u := range entries {
+		k := keys.key(u.ID)
 		old, err := versionOf(snapGet, k)
 		if err != nil {
 			return err
@@ -120,8 +120,7 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 		case u.Entry.Deleted:
 			ref = verRef{}
 		case u.Published != nil:
-			var ok bool
-			if ref, ok = inEvents[u.ID]; ok {
+			if ref = inEvents[i]; ref.inEvent {
 				break
 			}
 			seq, err := vers.NextSequence()
@@ -156,6 +155,64 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 		}
 	}
 	return nil
+}
+
+// entryFinder finds a task's entry in a commit's entries, which are sorted by id
+// (tasks.Commit), and its events mostly in the same order: a look-up tries the entry
+// after the last one found, then a binary search. Entries out of order only cost the
+// events their place in the snapshot (the JSON goes to versions instead). A map of ids
+// cost a first sync more than the rest of its snapshot writes.
+type entryFinder struct {
+	entries []tasks.EntryUpdate
+	next    int
+}
+
+func (f *entryFinder) index(id string) (int, bool) {
+	i := f.next
+	if i >= len(f.entries) || f.entries[i].ID != id {
+		i = sort.Search(len(f.entries), func(j int) bool { return f.entries[j].ID >= id })
+		if i == len(f.entries) || f.entries[i].ID != id {
+			return 0, false
+		}
+	}
+	f.next = i + 1
+	return i, true
+}
+
+// queueBuckets opens each sink's queue once per transaction (a few sinks; a look-up of
+// the name per message showed in a first sync's profile).
+type queueBuckets struct {
+	queues *bolt.Bucket
+	names  []string
+	open   []*bolt.Bucket
+}
+
+func (q *queueBuckets) of(sink string) (*bolt.Bucket, error) {
+	for i, n := range q.names {
+		if n == sink {
+			return q.open[i], nil
+		}
+	}
+	b, err := q.queues.CreateBucketIfNotExists([]byte(sink))
+	if err != nil {
+		return nil, fmt.Errorf("create queue of sink %s: %w", sink, err)
+	}
+	b.FillPercent = appendFill
+	q.names, q.open = append(q.names, sink), append(q.open, b)
+	return b, nil
+}
+
+// keyBlock makes the bbolt keys of one transaction in a few large blocks instead of one
+// allocation per key; bbolt keeps a key until the transaction ends.
+type keyBlock struct{ block []byte }
+
+func (b *keyBlock) key(id string) []byte {
+	if cap(b.block)-len(b.block) < len(id) {
+		b.block = make([]byte, 0, max(16<<10, len(id)))
+	}
+	n := len(b.block)
+	b.block = append(b.block, id...)
+	return b.block[n : n+len(id) : n+len(id)]
 }
 
 // versionOf returns where the snapshot record of k says the task's JSON is.
