@@ -30,7 +30,7 @@ type Explanation struct {
 // Explain reports, for every route in order, whether it matches ev and why not. It is
 // for humans (the `reten-relay routes` command); Route is the fast path.
 func (r *Router) Explain(ev schema.Event) []Explanation {
-	v := valuesOf(ev, true)
+	v := ValuesOf(ev)
 	out := make([]Explanation, 0, len(r.routes))
 	for i := range r.routes {
 		c := &r.routes[i]

@@ -33,8 +33,8 @@ var ErrInvalidRoute = errors.New("invalid route")
 
 // Router renders the targets of task events. It is immutable and safe for concurrent use.
 type Router struct {
-	routes   []compiled
-	needTask bool
+	routes []compiled
+	need   fieldSet // the fields the routes read
 }
 
 type compiled struct {
@@ -66,16 +66,14 @@ func New(routes []Route) (*Router, error) {
 		seen[rt.Name] = true
 		r.routes = append(r.routes, c)
 		for _, f := range append(c.tmpl.Fields(), c.key.Fields()...) {
-			r.needTask = r.needTask || isTaskField(f)
+			r.need |= 1 << f
 		}
 		for _, fl := range c.filters {
-			r.needTask = r.needTask || isTaskField(fl.field)
+			r.need |= 1 << fl.field
 		}
 	}
 	return r, nil
 }
-
-func isTaskField(f Field) bool { return f != FieldOp && f != FieldID }
 
 func compile(rt Route) (compiled, error) {
 	c := compiled{name: rt.Name, sink: rt.Sink}
@@ -116,14 +114,18 @@ func compile(rt Route) (compiled, error) {
 // Route returns the target of every route that matches ev, in route order, with its
 // rendered Kafka key; nil when none does. It satisfies relay.Router.
 func (r *Router) Route(ev schema.Event) []relay.Target {
-	v := valuesOf(ev, r.needTask)
+	var v Values
+	fillValues(&v, ev, r.need)
 	var out []relay.Target
 	for i := range r.routes {
 		c := &r.routes[i]
-		if c.matches(v) {
-			t := relay.Target{Route: c.name, Sink: c.sink, Destination: c.tmpl.Render(v)}
+		if c.matches(&v) {
+			t := relay.Target{Route: c.name, Sink: c.sink, Destination: c.tmpl.Render(&v)}
 			if c.customKey {
-				t.Key = c.key.RenderRaw(v)
+				t.Key = c.key.RenderRaw(&v)
+			}
+			if out == nil {
+				out = make([]relay.Target, 0, len(r.routes)-i)
 			}
 			out = append(out, t)
 		}

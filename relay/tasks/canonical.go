@@ -101,18 +101,17 @@ func sameJSON(a, b []byte) bool {
 // task always gets the same id (so brokers drop a re-publish after a crash), and the change
 // number makes a later return to the same content a new id.
 func eventID(source, taskID string, changeNo uint64, content [32]byte) string {
-	h := sha256.New()
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], changeNo)
+	// One buffer on the stack and one Sum256: a hash.Hash, its Sum and the conversions of
+	// the strings were five allocations per event. The bytes hashed are the same.
+	var stack [256]byte
+	b := stack[:0]
 	// Length prefixes keep (source, id) pairs from colliding by concatenation.
-	for _, s := range []string{source, taskID} {
-		var l [8]byte
-		binary.BigEndian.PutUint64(l[:], uint64(len(s)))
-		h.Write(l[:])
-		h.Write([]byte(s))
+	for _, s := range [...]string{source, taskID} {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+		b = append(b, s...)
 	}
-	h.Write(n[:])
-	h.Write(content[:])
-	sum := h.Sum(nil)
+	b = binary.BigEndian.AppendUint64(b, changeNo)
+	b = append(b, content[:]...)
+	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:16])
 }

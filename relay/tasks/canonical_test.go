@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -64,5 +65,18 @@ func TestEventID_DependsOnEveryPart(t *testing.T) {
 		if other == base {
 			t.Errorf("changing the %s kept the id", name)
 		}
+	}
+}
+
+// Event ids must not change between versions: an event re-published after an upgrade, or
+// a change seen again, must carry the id subscribers and JetStream's duplicate window
+// already know. These were computed by the first implementation (hash.Hash writes).
+func TestEventID_IsStableAcrossVersions(t *testing.T) {
+	if got := eventID("https://api.reten.test", "7d1c2f9e-0b4a-4c3e-9a51-2f0e8b6d4c10", 3, [32]byte{1, 2, 3}); got != "7139e9202c3da10bb7684486556801bf" {
+		t.Errorf("event id = %s, want 7139e9202c3da10bb7684486556801bf", got)
+	}
+	// A source longer than the stack buffer.
+	if got := eventID(strings.Repeat("https://x", 40), "t", 1, [32]byte{9}); got != "de7e4b6b2e961330a239209cccbbe610" {
+		t.Errorf("event id with a long source = %s, want de7e4b6b2e961330a239209cccbbe610", got)
 	}
 }
