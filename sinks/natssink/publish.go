@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -28,11 +27,24 @@ func MsgID(m schema.Message) string {
 // a dead letter's reason is Dlq-Reason on NATS (design §5). Other headers (a dead letter's
 // copy of a producer's) keep their names.
 func HeaderName(k string) string {
+	// Constants, not "ce-" + the rest: this runs for every header of every message.
 	switch k {
 	case schema.HeaderDeadLetterReason:
 		return "Dlq-Reason"
-	case "ce_id", "ce_type", "ce_source", "ce_subject", "ce_specversion", "ce_time", "ce_datacontenttype":
-		return "ce-" + strings.TrimPrefix(k, "ce_")
+	case "ce_id":
+		return "ce-id"
+	case "ce_type":
+		return "ce-type"
+	case "ce_source":
+		return "ce-source"
+	case "ce_subject":
+		return "ce-subject"
+	case "ce_specversion":
+		return "ce-specversion"
+	case "ce_time":
+		return "ce-time"
+	case "ce_datacontenttype":
+		return "ce-datacontenttype"
 	}
 	return k
 }
@@ -42,13 +54,21 @@ func toNatsMsg(m schema.Message) *nats.Msg {
 	nm := &nats.Msg{Subject: m.Destination, Data: m.Body}
 	if len(m.Headers) > 0 || m.ID != "" {
 		nm.Header = make(nats.Header, len(m.Headers)+1)
+		// Each value is a one-element slice of one shared array (a full slice
+		// expression, so an Add to one header cannot overwrite the next).
+		vals := make([]string, 0, len(m.Headers)+1)
+		one := func(v string) []string {
+			vals = append(vals, v)
+			n := len(vals)
+			return vals[n-1 : n : n]
+		}
 		for k, v := range m.Headers {
 			// Direct assignment: NATS headers are case-sensitive and Set would not keep
 			// them as given on every nats.go version.
-			nm.Header[HeaderName(k)] = []string{v}
+			nm.Header[HeaderName(k)] = one(v)
 		}
 		if m.ID != "" {
-			nm.Header[jetstream.MsgIDHeader] = []string{MsgID(m)}
+			nm.Header[jetstream.MsgIDHeader] = one(MsgID(m))
 		}
 	}
 	return nm
