@@ -67,7 +67,7 @@ func (s *gatedSink) count() int {
 // wait, so the outbox (and the state file) does not take the whole tenant. When the sink
 // confirms, the rest follows.
 func TestPoller_LargeListingWaitsForTheSinksBacklog(t *testing.T) {
-	const n, chunk = 50_000, 20_000
+	const n, chunk = 25_000, 10_000 // two and a half chunks (tasks.chunkSize)
 	sink := &gatedSink{open: make(chan struct{})}
 	var pages atomic.Int64
 	var log syncLog

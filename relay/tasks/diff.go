@@ -24,8 +24,11 @@ type walk struct {
 	flush func() error
 }
 
-// chunkSize is how many found tasks a walk keeps before it commits them.
-const chunkSize = 20_000
+// chunkSize is how many found tasks a walk keeps before it commits them. A chunk's tasks,
+// events and records are the bulk of a first sync's heap: 20,000 took the relay to 330 MB
+// peak RSS and 100,000 page faults per 100,000 tasks; 10,000 to 215 MB and 75,000, for
+// 0.2 CPU-s less; 5,000 cost more in commits than it saved.
+const chunkSize = 10_000
 
 // found is a listed task that is new, changed, or back from suspicion.
 type found struct {
