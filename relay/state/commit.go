@@ -239,6 +239,9 @@ func (s *Store) Outbox(ctx context.Context, sink string, after *tasks.QueuePos, 
 		if q == nil {
 			return nil
 		}
+		// Room for a whole read at once: a Queued is ~200 bytes, and growing the slice
+		// by doubling copied each read's messages ten times.
+		out = make([]tasks.Queued, 0, min(limit, maxOutboxPrealloc))
 		evs := newGetter(tx.Bucket(bucketEvents))
 		in, mem := interner{}, arena{}
 		c := q.Cursor()
@@ -263,6 +266,9 @@ func (s *Store) Outbox(ctx context.Context, sink string, after *tasks.QueuePos, 
 	}
 	return out, nil
 }
+
+// maxOutboxPrealloc bounds the room Outbox makes before it knows how many messages wait.
+const maxOutboxPrealloc = 4096
 
 // readQueued decodes one queue record and its event, copying what bbolt owns.
 func readQueued(evs getter, sink string, k, v []byte, in interner, mem *arena) (tasks.Queued, error) {
