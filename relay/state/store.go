@@ -39,10 +39,12 @@ const initialMmapSize = 1 << 30
 // pageSize is the page size of a new state file (a file keeps the size it was created
 // with). A first sync writes ~1.4 KB per event: in 4 KB pages two fit a leaf, so bbolt
 // split, allocated and wrote a page (and a freelist entry and a branch key) per two
-// events; 64 KB pages cut the write path of BenchmarkFirstSync by a third and the file
-// by a quarter. A commit of a few changes writes 64 KB per page it touches instead of 4
-// KB, which is small next to the fsync it waits for anyway.
-const pageSize = 64 << 10
+// events. 16 KB pages take BenchmarkFirstSync from 18.4 to 14.2-15.4 CPU-us per task
+// (64 KB: 13.5-15.0). Larger pages cost memory where a commit rewrites the snapshot's
+// random leaves: every chunk of a 1,000,000-task first sync dirties most of them, and
+// with 64 KB pages its peak RSS rose from 734 MB to 933 MB (16 KB: 877 MB), too close
+// to the 1 GB it must stay under.
+const pageSize = 16 << 10
 
 // ErrLocked: another process (most likely another reten-relay) has the state file open.
 var ErrLocked = errors.New("state file is locked by another process")
