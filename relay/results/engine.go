@@ -26,7 +26,7 @@ type engine struct {
 	roomCond *sync.Cond // the receiver waits here for room
 	idle     int        // workers waiting
 	waking   int        // of them, signalled and not yet running: one at a time, each wakes the next
-	roomWait bool       // the receiver waits for room
+	roomWait int        // receivers waiting for room (one, but a restarted pull may overlap)
 	finished bool       // shut down: workers and timers stop
 
 	keys       map[string]*keyState
@@ -108,7 +108,7 @@ func (e *engine) after() {
 		e.waking++
 		e.workCond.Signal()
 	}
-	if e.roomWait && (e.draining || e.roomLow()) {
+	if e.roomWait > 0 && (e.draining || e.roomLow()) {
 		e.roomCond.Signal()
 	}
 	e.armTimer()
@@ -181,6 +181,18 @@ func (e *engine) readyAhead() int {
 	return max(16, 2*e.p.cfg.Concurrency)
 }
 
+// pusher is a source that hands each message over from its own goroutine. The NATS
+// source does: its pull already runs a goroutine that hands messages out one by one, and
+// handing them on to a goroutine that calls Receive cost one more goroutine wake-up per
+// message, which on a machine that is not saturated costs more than most of what the
+// engine does with the message.
+type pusher interface {
+	// Push calls deliver for each message, one at a time, until ctx is done or the pull
+	// ends (then it returns why; the caller may call it again). deliver returns false when
+	// the message was not taken: the source stops, and the message comes again later.
+	Push(ctx context.Context, deliver func(schema.Received) bool) error
+}
+
 // receive reads messages while the engine has room for them, so nothing waits outside the
 // engine with its ack deadline running.
 func (e *engine) receive() {
@@ -190,41 +202,66 @@ func (e *engine) receive() {
 		e.after()
 		e.mu.Unlock()
 	}()
+	push, pushes := e.p.cfg.Source.(pusher)
 	var lastErr string
 	for {
-		e.mu.Lock()
-		for !e.draining && !e.roomOpen() {
-			e.roomWait = true
-			e.roomCond.Wait()
-			e.roomWait = false
+		var err error
+		if pushes {
+			err = push.Push(e.stop, e.offer)
+		} else {
+			if !e.waitRoom() {
+				return
+			}
+			var m schema.Received
+			if m, err = e.p.cfg.Source.Receive(e.stop); err == nil {
+				lastErr = ""
+				e.take(m)
+				continue
+			}
 		}
-		draining := e.draining
-		e.mu.Unlock()
-		if draining {
+		if e.stop.Err() != nil {
 			return
 		}
-		m, err := e.p.cfg.Source.Receive(e.stop)
-		if err != nil {
-			if e.stop.Err() != nil {
-				return
-			}
-			if err.Error() != lastErr {
-				e.p.log.Warn().Err(err).Msg("receiving result messages failed; retrying")
-				lastErr = err.Error()
-			}
-			if schema.Sleep(e.stop, time.Second) != nil {
-				return
-			}
-			continue
+		if err.Error() != lastErr {
+			e.p.log.Warn().Err(err).Msg("receiving result messages failed; retrying")
+			lastErr = err.Error()
 		}
-		lastErr = ""
-		it := e.p.newItem(m) // validation happens here, outside the lock
-		e.mu.Lock()
-		e.checkStop()
-		e.add(it)
-		e.after()
-		e.mu.Unlock()
+		if schema.Sleep(e.stop, time.Second) != nil {
+			return
+		}
 	}
+}
+
+// offer takes a message a pusher hands over once there is room for it; false when the
+// engine drains and takes nothing more.
+func (e *engine) offer(m schema.Received) bool {
+	if !e.waitRoom() {
+		return false
+	}
+	e.take(m)
+	return true
+}
+
+// waitRoom blocks until the engine may take another message; false once it drains.
+func (e *engine) waitRoom() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for !e.draining && !e.roomOpen() {
+		e.roomWait++
+		e.roomCond.Wait()
+		e.roomWait--
+	}
+	return !e.draining
+}
+
+// take validates m (outside the lock) and books it.
+func (e *engine) take(m schema.Received) {
+	it := e.p.newItem(m)
+	e.mu.Lock()
+	e.checkStop()
+	e.add(it)
+	e.after()
+	e.mu.Unlock()
 }
 
 // settledDone books what a settle goroutine reports.

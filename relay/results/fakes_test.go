@@ -174,6 +174,25 @@ func (s *fakeSource) Receive(ctx context.Context) (schema.Received, error) {
 
 func (s *fakeSource) Close(context.Context) error { return nil }
 
+// pushingSource is the fake source handing messages over the way the NATS source does, from
+// a goroutine of its own (the engine's pusher).
+type pushingSource struct{ *fakeSource }
+
+func (s pushingSource) Push(ctx context.Context, deliver func(schema.Received) bool) error {
+	for {
+		select {
+		case m := <-s.ch:
+			if !deliver(m) {
+				s.ch <- m // not taken: the broker delivers it again later
+				<-ctx.Done()
+				return ctx.Err()
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
 // apiError behaves like sources/reten's error: a class plus status and Retry-After.
 type apiError struct {
 	class      error
@@ -302,9 +321,27 @@ type harness struct {
 // start runs a pipeline with tiny waits; mutate may change the config.
 func start(t *testing.T, sub *fakeSubmitter, mutate func(*results.Config)) *harness {
 	t.Helper()
+	return startWith(t, receiving, sub, mutate)
+}
+
+// sourceMode is how the fake source hands messages to the pipeline.
+type sourceMode string
+
+const (
+	receiving sourceMode = "receive" // the pipeline calls Receive (the Kafka source)
+	pushing   sourceMode = "push"    // the source calls the pipeline (the NATS source)
+)
+
+// startWith is start with the fake source in the given mode.
+func startWith(t *testing.T, mode sourceMode, sub *fakeSubmitter, mutate func(*results.Config)) *harness {
+	t.Helper()
 	h := &harness{src: newFakeSource(), sub: sub, sink: &fakeSink{}, health: ops.NewHealth(), done: make(chan struct{})}
+	var src relay.ResultSource = h.src
+	if mode == pushing {
+		src = pushingSource{h.src}
+	}
 	cfg := results.Config{
-		Source: h.src, Submitter: sub, DeadLetters: h.sink, DeadLetterDestination: "dlq",
+		Source: src, Submitter: sub, DeadLetters: h.sink, DeadLetterDestination: "dlq",
 		Outcomes: h.sink, OutcomeDestination: "outcomes", Concurrency: 4,
 		Backoff:  results.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond, MaxElapsed: time.Minute},
 		LongWait: time.Second, AuthProbeInterval: 20 * time.Millisecond, Health: h.health,

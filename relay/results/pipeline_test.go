@@ -205,6 +205,12 @@ func TestPipeline_DeadLetterPublishFailureIsRetriedAndNeverAcksBeforeItWorks(t *
 }
 
 func TestPipeline_ResultsOfOneActivityArePostedInPublishOrderUnderFaults(t *testing.T) {
+	for _, mode := range []sourceMode{receiving, pushing} {
+		t.Run(string(mode), func(t *testing.T) { testPostOrderUnderFaults(t, mode) })
+	}
+}
+
+func testPostOrderUnderFaults(t *testing.T, mode sourceMode) {
 	const activities, perActivity = 100, 5
 	var mu sync.Mutex
 	posts := map[string][]int{} // activity → result index of every POST, in POST order
@@ -231,7 +237,7 @@ func TestPipeline_ResultsOfOneActivityArePostedInPublishOrderUnderFaults(t *test
 		}
 		return nil
 	}}
-	h := start(t, sub, func(c *results.Config) { c.Concurrency = 16 })
+	h := startWith(t, mode, sub, func(c *results.Config) { c.Concurrency = 16 })
 	for i := range perActivity {
 		for a := range activities {
 			body := strings.Replace(resultFor(fmt.Sprintf("act-%d", a)), `"status"`, fmt.Sprintf(`"external_status":"%d","status"`, i), 1)
@@ -256,6 +262,12 @@ func TestPipeline_ResultsOfOneActivityArePostedInPublishOrderUnderFaults(t *test
 }
 
 func TestPipeline_ShutdownGivesBackWhatItDidNotFinish(t *testing.T) {
+	for _, mode := range []sourceMode{receiving, pushing} {
+		t.Run(string(mode), func(t *testing.T) { testShutdownGivesBack(t, mode) })
+	}
+}
+
+func testShutdownGivesBack(t *testing.T, mode sourceMode) {
 	block := make(chan struct{})
 	sub := &fakeSubmitter{answer: func(n int, _ []byte) error {
 		if n == 1 {
@@ -263,7 +275,7 @@ func TestPipeline_ShutdownGivesBackWhatItDidNotFinish(t *testing.T) {
 		}
 		return nil
 	}}
-	h := start(t, sub, func(c *results.Config) { c.Concurrency = 1 })
+	h := startWith(t, mode, sub, func(c *results.Config) { c.Concurrency = 1 })
 	first := h.src.put(resultFor("a"))
 	later := []uint64{h.src.put(resultFor("a")), h.src.put(resultFor("b")), h.src.put(resultFor("c"))}
 	relaytest.WaitFor(t, wait, "the first POST in flight", func() bool { return sub.calls() == 1 })

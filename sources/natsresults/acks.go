@@ -14,12 +14,14 @@ import (
 // written to the old socket may never have reached the server, so it is sent again.
 var errReconnected = errors.New("nats reconnected while the acks were in flight")
 
+// errNotWritten fails a round whose acks the connection would not take (closed, or its
+// reconnect buffer full).
+var errNotWritten = errors.New("nats did not take the acks")
+
 // ackBody is JetStream's positive ack.
 var ackBody = []byte("+ACK")
 
 const (
-	// maxAckRound bounds the acks one round writes before it confirms them.
-	maxAckRound = 256
 	// ackRetryFor is how long an ack whose rounds keep failing is sent again; past it the
 	// server redelivers the message after its ack wait, and Reten answers the repeat with 409.
 	ackRetryFor = time.Minute
@@ -27,18 +29,24 @@ const (
 	ackRetryMax = 2 * time.Second
 )
 
-// acker sends acks in rounds (group commit) in the background: Ack only queues the ack; the
-// acks queued within AckBatchWait of the first are written together, and one PING confirms
-// them all. A PONG on the same connection proves the server read every ack written before
-// the PING. A round that lost its connection (or whose PING went unanswered) is sent again,
-// with a growing pause, for up to a minute (issue #16 item 6: an ack dropped while NATS
-// reconnects is retried). A double ack per message would confirm the same at the cost of a
-// request and a reply, and a goroutine waiting, for every message; a round of up to 256 acks
-// costs one write and one PONG.
+// acker writes each ack at once and confirms them in rounds (group commit) in the
+// background: the acks written within AckBatchWait of the first are confirmed by one PING.
+// A PONG on the same connection proves the server read every ack written before the PING.
+// An ack whose connection was replaced after it was written (it may never have reached the
+// server), or whose round's PING went unanswered, is written again and confirmed in a later
+// round, with a growing pause, for up to a minute (issue #16 item 6: an ack dropped while
+// NATS reconnects is retried).
+//
+// Why write at once and confirm later: the ack goes out with the work that produced it (the
+// worker that heard from Reten publishes it, and the connection's flusher writes it right
+// away), as a plain consumer's ack does. A round that wrote its acks from a timer of its own,
+// and waited for its PONG, woke an idle process twice more per round; on a machine that is
+// not saturated that was a tenth of what a result cost. A double ack per message would
+// confirm the same at the cost of a request, a reply and a goroutine waiting per message.
 //
 // What a PONG does not prove: that the consumer has booked the ack (the server queues acks
 // for its consumer). A server that dies in between redelivers the message; Reten answers the
-// repeat with 409, as it does after any other lost ack. Likewise for the acks still queued
+// repeat with 409, as it does after any other lost ack. Likewise for acks not yet confirmed
 // when the process dies (at most AckBatchWait of them, or a minute's while NATS is away).
 type acker struct {
 	nc      *nats.Conn
@@ -47,39 +55,49 @@ type acker struct {
 	log     zerolog.Logger
 
 	mu      sync.Mutex
-	queue   []queuedAck
-	armed   bool          // a flush is scheduled
-	sending int           // rounds being written and confirmed
+	queue   []queuedAck   // written (or not: see written) and not yet confirmed
+	armed   bool          // a round is scheduled
+	sending int           // rounds being confirmed
 	fails   int           // rounds failed in a row
 	changed chan struct{} // closed and replaced when a round ends, for close
 }
 
-// queuedAck is an ack waiting for its round.
+// queuedAck is an ack waiting for its confirmation.
 type queuedAck struct {
-	reply string
-	since time.Time // when its first round failed; zero until then
+	reply      string
+	written    bool      // published on the connection the Reconnects count below names
+	reconnects uint64    // the connection's Reconnects count when it was written
+	since      time.Time // when its first round failed; zero until then
 }
 
 func newAcker(nc *nats.Conn, wait, timeout time.Duration, log zerolog.Logger) *acker {
 	return &acker{nc: nc, wait: wait, timeout: timeout, log: log, changed: make(chan struct{})}
 }
 
-// ack queues an ack for the message whose reply subject is reply.
+// ack writes the ack for the message whose reply subject is reply and queues it for the
+// next round's confirmation. A failed write is tried again by the round.
 func (a *acker) ack(reply string) {
+	q := a.write(queuedAck{reply: reply})
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.queue = append(a.queue, queuedAck{reply: reply})
-	switch {
-	case len(a.queue) >= maxAckRound:
-		go a.flush()
-	case !a.armed:
+	a.queue = append(a.queue, q)
+	if !a.armed {
 		a.armed = true
 		time.AfterFunc(a.wait, a.flush)
 	}
 }
 
-// flush writes what is queued as one round and confirms it; a failed round goes back to the
-// queue (unless it failed for longer than ackRetryFor) and is tried again after a pause.
+// write publishes q's ack, noting on which connection.
+func (a *acker) write(q queuedAck) queuedAck {
+	// Read before the publish: a reconnect in between makes the ack count as not
+	// confirmed by this connection, so it is written again (a repeated ack is harmless).
+	q.reconnects = a.nc.Stats().Reconnects
+	q.written = a.nc.Publish(q.reply, ackBody) == nil
+	return q
+}
+
+// flush confirms what is queued as one round; a failed round goes back to the queue (unless
+// it failed for longer than ackRetryFor) and is tried again after a pause.
 func (a *acker) flush() {
 	a.mu.Lock()
 	a.armed = false
@@ -92,7 +110,7 @@ func (a *acker) flush() {
 	a.sending++
 	a.mu.Unlock()
 
-	err := a.send(batch)
+	err := a.confirm(batch)
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -111,6 +129,7 @@ func (a *acker) flush() {
 			q.since = now
 		}
 		if now.Sub(q.since) < ackRetryFor {
+			q.written = false // the round cannot tell which of them arrived
 			kept = append(kept, q)
 		}
 	}
@@ -126,11 +145,15 @@ func (a *acker) flush() {
 	}
 }
 
-func (a *acker) send(batch []queuedAck) error {
+// confirm writes again what was not written on the current connection, and confirms the
+// batch with one PING.
+func (a *acker) confirm(batch []queuedAck) error {
 	before := a.nc.Stats().Reconnects
-	for _, q := range batch {
-		if err := a.nc.Publish(q.reply, ackBody); err != nil {
-			return err
+	for i, q := range batch {
+		if !q.written || q.reconnects != before {
+			if batch[i] = a.write(q); !batch[i].written {
+				return errNotWritten
+			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)

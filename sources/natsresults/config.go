@@ -34,10 +34,11 @@ type Config struct {
 	// FetchMaxBytes bounds the bytes one pull request asks for (at least twice the
 	// server's max_payload, so any message fits). Default: 8 MiB.
 	FetchMaxBytes int
-	// AckBatchWait is how long an ack waits for others to be written and confirmed with it
-	// (see acker): a longer wait saves writes, and delays nothing but the broker's
-	// bookkeeping (and widens the window in which a crash causes a duplicate, which Reten
-	// answers with 409). Default: 10ms.
+	// AckBatchWait is how long acks are collected before one PING confirms them all (see
+	// acker). Each ack is written at once; a longer wait saves PINGs and widens only the
+	// window in which a lost connection or a crash leaves an ack unconfirmed: it is written
+	// again, or the message comes back as a duplicate, which Reten answers with 409.
+	// Default: 100ms.
 	AckBatchWait time.Duration
 	// SettleTimeout bounds an Ack or Retry whose ctx has no deadline. Default: 10s.
 	SettleTimeout time.Duration
@@ -66,7 +67,7 @@ func (c Config) withDefaults() Config {
 		c.FetchMaxBytes = 8 << 20
 	}
 	if c.AckBatchWait == 0 {
-		c.AckBatchWait = 10 * time.Millisecond
+		c.AckBatchWait = 100 * time.Millisecond
 	}
 	if c.SettleTimeout == 0 {
 		c.SettleTimeout = 10 * time.Second

@@ -1,9 +1,9 @@
 // Package natsresults reads result messages from a JetStream durable pull consumer and
 // hands them to the relay's results pipeline as schema.Received values that settle with
-// Ack or Retry (a NAK with delay, a request the server answers). Ack queues the ack and
-// returns: acks go out in rounds, the acks of up to Config.AckBatchWait written together
-// and confirmed by one PING; a round lost with its connection is sent again (for up to a
-// minute), and Close sends what is still queued (see acker).
+// Ack or Retry (a NAK with delay, a request the server answers). Ack writes the ack and
+// returns; the acks of up to Config.AckBatchWait are confirmed together by one PING, an ack
+// lost with its connection is written again (for up to a minute), and Close waits for what
+// is not yet confirmed (see acker).
 //
 // Binding (design §7): when a stream already captures the configured subjects the source
 // binds to it and never changes its configuration; it creates a file-backed stream only
@@ -12,7 +12,8 @@
 // and the next Receive binds again, creating the consumer when it is still missing (it
 // then starts from the beginning of the stream, as a new consumer does).
 //
-// Receive pulls up to Config.FetchBatch messages ahead (with jetstream's Consume, not its
+// Receive (or Push, which hands each message over from the pull's own goroutine) pulls up
+// to Config.FetchBatch messages ahead (with jetstream's Consume, not its
 // Messages iterator: see pull); it keeps working across server restarts and reconnects. Close drops messages pulled but not handed out: the server
 // redelivers them after AckWait, as it does every unsettled message.
 //

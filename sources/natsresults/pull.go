@@ -23,20 +23,27 @@ var errPullStopped = errors.New("pull stopped")
 // handler returns, so a handler that waits for the relay asks for nothing more meanwhile.
 type pull struct {
 	cc   jetstream.ConsumeContext
-	msgs chan jetstream.Msg
-	stop chan struct{} // closed when dropped: a handler still waiting lets its message go
-	once sync.Once
+	msgs chan jetstream.Msg // what Receive takes; unused when push is set
+	// push, when set, takes each message instead, in the pull's goroutine; false means it
+	// was not taken (see Source.Push).
+	push    func(jetstream.Msg) bool
+	handing sync.Mutex    // held while push runs, so a dropped pull's last hand-over can be awaited
+	stop    chan struct{} // closed when dropped: a handler still waiting lets its message go
+	once    sync.Once
 
 	mu      sync.Mutex
 	lastErr error // the last error Consume reported
 }
 
 // startPull starts consuming from cons with at most batch messages (and maxBytes) asked for
-// at a time.
-func startPull(cons jetstream.Consumer, batch, maxBytes int) (*pull, error) {
-	// The buffer lets the handler hand over a pull's messages without waiting for Receive
-	// each time; what it holds is what the pull asked for anyway.
-	p := &pull{msgs: make(chan jetstream.Msg, batch), stop: make(chan struct{})}
+// at a time, handing them to push when it is not nil, else to Receive.
+func startPull(cons jetstream.Consumer, batch, maxBytes int, push func(jetstream.Msg) bool) (*pull, error) {
+	p := &pull{push: push, stop: make(chan struct{})}
+	if push == nil {
+		// The buffer lets the handler hand over a pull's messages without waiting for
+		// Receive each time; what it holds is what the pull asked for anyway.
+		p.msgs = make(chan jetstream.Msg, batch)
+	}
 	cc, err := cons.Consume(p.handle,
 		jetstream.PullMaxMessagesWithBytesLimit(batch, maxBytes),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
@@ -51,9 +58,22 @@ func startPull(cons jetstream.Consumer, batch, maxBytes int) (*pull, error) {
 	return p, nil
 }
 
-// handle waits until Receive takes the message, or the pull is dropped (then the message is
+// handle waits until the message is taken, or the pull is dropped (then the message is
 // never handed out, and the server delivers it again after its ack wait).
 func (p *pull) handle(m jetstream.Msg) {
+	if p.push != nil {
+		p.handing.Lock()
+		defer p.handing.Unlock()
+		select {
+		case <-p.stop:
+			return // dropped: the subscription may still hand over what it holds
+		default:
+		}
+		if !p.push(m) {
+			<-p.stop // taking nothing more: ask for nothing more until dropped
+		}
+		return
+	}
 	select {
 	case p.msgs <- m:
 	case <-p.stop:
@@ -66,6 +86,12 @@ func (p *pull) drop() {
 		close(p.stop)
 		p.cc.Stop()
 	})
+}
+
+// handedOver waits until a push in progress has returned; after drop, no other starts.
+func (p *pull) handedOver() {
+	p.handing.Lock()
+	defer p.handing.Unlock()
 }
 
 // err says why the pull ended by itself (consumer deleted, connection closed).

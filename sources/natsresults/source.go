@@ -82,7 +82,10 @@ func (s *Source) bindLocked(ctx context.Context) error {
 
 // puller returns the running pull, starting one (and binding again if the consumer was
 // lost) when there is none, and the bound consumer's ack wait.
-func (s *Source) puller(ctx context.Context) (*pull, time.Duration, error) {
+//
+// push, when not nil, is what a new pull hands each message to (with the ack wait), instead
+// of leaving it for Receive.
+func (s *Source) puller(ctx context.Context, push func(jetstream.Msg, time.Duration) bool) (*pull, time.Duration, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -99,7 +102,12 @@ func (s *Source) puller(ctx context.Context) (*pull, time.Duration, error) {
 	// The byte limit keeps big messages from piling up in the pull buffer; it must still
 	// fit the largest message the server takes.
 	maxBytes := max(s.cfg.FetchMaxBytes, 2*int(s.nc.MaxPayload()))
-	p, err := startPull(s.cons, s.cfg.FetchBatch, maxBytes)
+	var handOver func(jetstream.Msg) bool
+	if push != nil {
+		ackWait := s.ackWait
+		handOver = func(m jetstream.Msg) bool { return push(m, ackWait) }
+	}
+	p, err := startPull(s.cons, s.cfg.FetchBatch, maxBytes, handOver)
 	if err != nil {
 		// The consumer may have been deleted behind our back: bind again next time.
 		s.cons = nil
@@ -122,7 +130,7 @@ func (s *Source) dropPull(p *pull) {
 // Receive blocks until a message is there or ctx is done. Every message returned must be
 // settled with its Ack or Retry; an unsettled one is redelivered after AckWait.
 func (s *Source) Receive(ctx context.Context) (schema.Received, error) {
-	p, ackWait, err := s.puller(ctx)
+	p, ackWait, err := s.puller(ctx, nil)
 	if err != nil {
 		return schema.Received{}, err
 	}
@@ -143,6 +151,45 @@ func (s *Source) Receive(ctx context.Context) (schema.Received, error) {
 	// The pull ended (consumer deleted, a reconnect): start over next time.
 	s.dropPull(p)
 	return schema.Received{}, fmt.Errorf("pull from consumer %s: %w", s.cfg.Durable, p.err())
+}
+
+// Push is Receive turned around, for a caller that would otherwise hand each message from
+// the goroutine that calls Receive to another: it calls deliver for each message in the
+// pull's own goroutine, one at a time, until ctx is done or the pull ends by itself (then it
+// returns why, and the caller may call Push again). deliver may block while the caller has
+// no room; when it returns false the message was not taken, the pull asks for nothing more,
+// and that message (and any the pull holds) is delivered again after its ack wait. Push
+// returns only after the last call of deliver has. Every message taken must be settled like
+// one from Receive. A source serves either Push or Receive, not both.
+func (s *Source) Push(ctx context.Context, deliver func(schema.Received) bool) error {
+	p, _, err := s.puller(ctx, func(m jetstream.Msg, ackWait time.Duration) bool {
+		r, err := s.received(m, ackWait)
+		if err != nil {
+			// Not a JetStream message (no metadata): nothing can settle it.
+			s.log.Warn().Err(err).Msg("skipping a message without JetStream metadata")
+			return true
+		}
+		return deliver(r)
+	})
+	if err != nil {
+		return err
+	}
+	defer p.handedOver() // deliver is never called once Push has returned
+	select {
+	case <-ctx.Done():
+		s.dropPull(p)
+		return ctx.Err()
+	case <-p.stop: // dropped: Close, or watchBinding found the consumer gone
+	case <-p.cc.Closed():
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	s.dropPull(p)
+	return fmt.Errorf("pull from consumer %s: %w", s.cfg.Durable, p.err())
 }
 
 // Close stops fetching and sends the acks still queued (waiting for their confirmation for
