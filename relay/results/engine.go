@@ -207,7 +207,13 @@ func (e *engine) receive() {
 	for {
 		var err error
 		if pushes {
+			began := e.p.cfg.Now()
 			err = push.Push(e.stop, e.offer)
+			e.mu.Lock()
+			if e.lastReceived.After(began) {
+				lastErr = "" // it worked in between: the same error is news again
+			}
+			e.mu.Unlock()
 		} else {
 			if !e.waitRoom() {
 				return

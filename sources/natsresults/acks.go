@@ -40,8 +40,9 @@ const (
 // Why write at once and confirm later: the ack goes out with the work that produced it (the
 // worker that heard from Reten publishes it, and the connection's flusher writes it right
 // away), as a plain consumer's ack does. A round that wrote its acks from a timer of its own,
-// and waited for its PONG, woke an idle process twice more per round; on a machine that is
-// not saturated that was a tenth of what a result cost. A double ack per message would
+// and waited for its PONG, woke an idle process twice more per round (with the hand-off
+// Source.Push saves, that made a result cost a third more CPU at concurrency 8; see the
+// README's results performance). A double ack per message would
 // confirm the same at the cost of a request, a reply and a goroutine waiting per message.
 //
 // What a PONG does not prove: that the consumer has booked the ack (the server queues acks
