@@ -110,3 +110,39 @@ func TestSource_AMessagePushNotTakenComesAgainAndNothingMoreIsPulled(t *testing.
 		t.Fatalf("first message of the second push: %q delivered %d times, want 0 delivered twice", again[0].Body, again[0].Deliveries)
 	}
 }
+
+func TestSource_PushKeepsHandingOverAcrossAServerRestart(t *testing.T) {
+	n, nc, js, ctx := setup(t)
+	s := newSource(t, ctx, nc, natsresults.Config{})
+	got := make(chan schema.Received, 10)
+	// Call Push again whenever it returns with the pull ended, as the engine does.
+	pctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	go func() {
+		for pctx.Err() == nil {
+			_ = s.Push(pctx, func(m schema.Received) bool { got <- m; return true })
+		}
+	}()
+	publish(t, ctx, js, "reten.results.a", `1`)
+	held := <-got
+
+	n.Stop()
+	n.Start()
+	relaytest.WaitFor(t, 10*time.Second, "the client to reconnect", nc.IsConnected)
+
+	if err := held.Ack(ctx); err != nil {
+		t.Fatalf("ack of a message handed over before the restart: %v", err)
+	}
+	publish(t, ctx, js, "reten.results.a", `2`)
+	select {
+	case m := <-got:
+		if string(m.Body) != "2" || m.Origin.Sequence != 2 {
+			t.Fatalf("after the restart got %q (seq %d)", m.Body, m.Origin.Sequence)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("nothing handed over after the restart")
+	}
+	relaytest.WaitFor(t, 10*time.Second, "the ack before the restart to be booked", func() bool {
+		return consumerInfo(t, ctx, js, s.Stream(), "reten-relay").AckFloor.Stream >= 1
+	})
+}
