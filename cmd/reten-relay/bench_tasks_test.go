@@ -207,7 +207,7 @@ func startSimProcess(b *testing.B, n int) (p *benchProc, url, key string) {
 // benchProc is a subprocess of the test binary (see TestMain).
 type benchProc struct {
 	cmd *exec.Cmd
-	out syncBuffer
+	out relaytest.LogBuffer
 }
 
 func startBenchProc(b *testing.B, env string) *benchProc {

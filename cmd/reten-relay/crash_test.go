@@ -77,7 +77,7 @@ func childMain(args []string) int {
 // child is a relay running as a real subprocess.
 type child struct {
 	cmd *exec.Cmd
-	out syncBuffer
+	out relaytest.LogBuffer
 }
 
 // startChild runs `reten-relay run -config configPath` as a subprocess, to be killed at

@@ -7,30 +7,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/reten/reten-relay/relay/relaytest"
 )
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader in two goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // noEnv is an empty environment.
 func noEnv(string) (string, bool) { return "", false }
@@ -132,7 +113,7 @@ log: {level: info}
 `)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int)
-	var stdout, stderr syncBuffer
+	var stdout, stderr relaytest.LogBuffer
 	go func() { done <- run(ctx, []string{"run", "-config", cfg}, &stdout, &stderr, noEnv) }()
 	relaytest.WaitFor(t, 30*time.Second, "a first complete poll", func() bool { return strings.Contains(stdout.String(), "tasks cycle") })
 	cancel() // what main does on SIGINT/SIGTERM

@@ -24,7 +24,7 @@ func TestSecret_TheAPIKeyAppearsNowhere(t *testing.T) {
 	e := newE2E(t, retensim.WithTasks(10))
 	e.sim.AddKey(canary, retensim.DefaultTenant, "VIEW_ACTIVITIES", "SUBMIT_ACTIVITY_RESULT")
 
-	var everything syncBuffer
+	var everything relaytest.LogBuffer
 	nc, err := nats.Connect(e.nats.URL())
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ type secureRun struct {
 	t   *testing.T
 	sim *retensim.Sim
 	dir string
-	out syncBuffer
+	out relaytest.LogBuffer
 }
 
 // secureTasks is how many tasks the simulator holds: each becomes a created event.
@@ -99,7 +99,7 @@ func (s *secureRun) runFails(path string, wants ...string) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr relaytest.LogBuffer
 	code := run(ctx, []string{"run", "-config", path}, &stdout, &stderr, noEnv)
 	out := stdout.String() + stderr.String()
 	fmt.Fprintln(&s.out, out)
@@ -120,7 +120,7 @@ func (s *secureRun) runFails(path string, wants ...string) {
 // check runs `reten-relay check` and returns its exit code and stdout.
 func (s *secureRun) check(path string) (int, string) {
 	s.t.Helper()
-	var stdout, stderr syncBuffer
+	var stdout, stderr relaytest.LogBuffer
 	code := run(context.Background(), []string{"check", "-config", path, "-timeout", "10s"}, &stdout, &stderr, noEnv)
 	fmt.Fprintln(&s.out, stdout.String(), stderr.String())
 	s.t.Logf("check: %s", stdout.String())
@@ -132,7 +132,7 @@ func (s *secureRun) replayOne(path string) {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), e2eWait)
 	defer cancel()
-	var stdout, stderr syncBuffer
+	var stdout, stderr relaytest.LogBuffer
 	code := run(ctx, []string{"dlq", "replay", "-config", path, "-limit", "1"}, &stdout, &stderr, noEnv)
 	fmt.Fprintln(&s.out, stdout.String(), stderr.String())
 	if code != exitOK || !strings.Contains(stdout.String(), "replayed 1 dead letters") {

@@ -38,24 +38,6 @@ func (s *gatedSink) Publish(ctx context.Context, msgs []schema.Message) error {
 
 func (s *gatedSink) Close(context.Context) error { return nil }
 
-// syncLog is a log buffer that is safe for concurrent use.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func (s *gatedSink) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -70,7 +52,7 @@ func TestPoller_LargeListingWaitsForTheSinksBacklog(t *testing.T) {
 	const n, chunk = 25_000, 10_000 // two and a half chunks (tasks.chunkSize)
 	sink := &gatedSink{open: make(chan struct{})}
 	var pages atomic.Int64
-	var log syncLog
+	var log relaytest.LogBuffer
 	e := newEnv(t, func(c *tasks.Config) {
 		c.Sinks = map[string]relay.Sink{"nats": sink}
 		c.List.Progress = func(done, _ int) { pages.Store(int64(done)) }

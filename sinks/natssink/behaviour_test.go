@@ -1,11 +1,9 @@
 package natssink_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -66,29 +64,11 @@ func TestSink_CoreSubjectReachesASubscriber(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink safe for the sink's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestSink_LogsEachSubjectsClassificationOnce(t *testing.T) {
 	srv := relaytest.StartNATS(t)
 	_, js := connect(t, srv.URL())
 	createStream(t, js, "TASKS", "tasks.>")
-	var logs syncBuffer
+	var logs relaytest.LogBuffer
 	s := newSink(t, srv.URL(), natssink.Config{ClassifyTTL: time.Nanosecond, Streams: []natsstreams.Need{
 		coreNeed("plain.events"), {Purpose: "route tasks", Subject: "tasks.*", Stream: "OURS"},
 	}}, natssink.WithLogger(zerolog.New(&logs)))

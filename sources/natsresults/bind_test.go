@@ -8,16 +8,18 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
 
+	"github.com/reten/reten-relay/relay/relaytest"
 	"github.com/reten/reten-relay/sinks/natsstreams"
 	"github.com/reten/reten-relay/sources/natsresults"
 )
 
 func TestNew_CreatesStreamAndDurableWhenNoneExists(t *testing.T) {
 	_, nc, js, ctx := setup(t)
-	var logs logBuffer
+	var logs relaytest.LogBuffer
 	newSource(t, ctx, nc, natsresults.Config{Stream: "RESULTS", Subjects: []string{"reten.results.a.>", "reten.results.b.>"},
-		AckWait: 7 * time.Second, MaxAckPending: 32, Logger: logs.logger()})
+		AckWait: 7 * time.Second, MaxAckPending: 32, Logger: zerolog.New(&logs)})
 
 	st, err := js.Stream(ctx, "RESULTS")
 	if err != nil {
@@ -51,9 +53,9 @@ func TestNew_BindsToAnExistingStreamAndDurableWithoutChangingThem(t *testing.T) 
 	}
 	streamBefore := existing.CachedInfo().Config
 	consumerBefore := consumerInfo(t, ctx, js, "OPS_OWN", "reten-relay").Config
-	var logs logBuffer
+	var logs relaytest.LogBuffer
 
-	s := newSource(t, ctx, nc, natsresults.Config{Stream: "RETEN_RESULTS", AckWait: time.Second, MaxAckPending: 100, Logger: logs.logger()})
+	s := newSource(t, ctx, nc, natsresults.Config{Stream: "RETEN_RESULTS", AckWait: time.Second, MaxAckPending: 100, Logger: zerolog.New(&logs)})
 
 	after, err := js.Stream(ctx, "OPS_OWN")
 	if err != nil {

@@ -1,7 +1,6 @@
 package natsresults_test
 
 import (
-	"bytes"
 	"context"
 	"net"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/rs/zerolog"
 
 	"github.com/reten/reten-relay/relay"
 	"github.com/reten/reten-relay/relay/relaytest"
@@ -82,26 +80,6 @@ func consumerInfo(t *testing.T, ctx context.Context, js jetstream.JetStream, str
 	}
 	return ci
 }
-
-// logBuffer is a zerolog destination safe for concurrent writes.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() zerolog.Logger { return zerolog.New(b) }
 
 // link is a TCP relay between a client and a NATS server that can lose what is written
 // to it, as a network that fails does: blackhole swallows everything from then on without
