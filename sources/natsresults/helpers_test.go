@@ -68,6 +68,19 @@ func receive(t *testing.T, ctx context.Context, s *natsresults.Source) schema.Re
 	return m
 }
 
+// restart stops and starts the server and waits until nc has reconnected. IsConnected alone
+// is not enough: right after the stop the client may not have noticed yet, and what it
+// writes then is lost with the old socket.
+func restart(t *testing.T, n *relaytest.NATS, nc *nats.Conn) {
+	t.Helper()
+	before := nc.Stats().Reconnects
+	n.Stop()
+	n.Start()
+	relaytest.WaitFor(t, 10*time.Second, "the client to reconnect", func() bool {
+		return nc.Stats().Reconnects > before && nc.IsConnected()
+	})
+}
+
 func consumerInfo(t *testing.T, ctx context.Context, js jetstream.JetStream, stream, durable string) *jetstream.ConsumerInfo {
 	t.Helper()
 	c, err := js.Consumer(ctx, stream, durable)

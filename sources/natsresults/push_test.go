@@ -126,9 +126,7 @@ func TestSource_PushKeepsHandingOverAcrossAServerRestart(t *testing.T) {
 	publish(t, ctx, js, "reten.results.a", `1`)
 	held := <-got
 
-	n.Stop()
-	n.Start()
-	relaytest.WaitFor(t, 10*time.Second, "the client to reconnect", nc.IsConnected)
+	restart(t, n, nc)
 
 	if err := held.Ack(ctx); err != nil {
 		t.Fatalf("ack of a message handed over before the restart: %v", err)

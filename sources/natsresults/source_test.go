@@ -128,9 +128,7 @@ func TestSource_KeepsDeliveringAcrossAServerRestart(t *testing.T) {
 	publish(t, ctx, js, "reten.results.a", `1`)
 	held := receive(t, ctx, s)
 
-	n.Stop()
-	n.Start()
-	relaytest.WaitFor(t, 10*time.Second, "the client to reconnect", nc.IsConnected)
+	restart(t, n, nc)
 
 	if err := held.Ack(ctx); err != nil {
 		t.Fatalf("ack of a message received before the restart: %v", err)
