@@ -158,6 +158,16 @@ func taskIn(ev tasks.OutboxEvent, task []byte) (off, n uint32, ok bool) {
 	return uint32(head + i + 8), uint32(len(task)), true
 }
 
+// eventRecordLen is the length of encodeEvent(ev).
+func eventRecordLen(ev tasks.OutboxEvent) int {
+	h := ev.Head
+	n := len(ev.Body)
+	for _, s := range []string{h.TaskID, h.EventID, string(h.Op), h.Source} {
+		n += uvarintLen(uint64(len(s))) + len(s)
+	}
+	return n
+}
+
 func uvarintLen(x uint64) int {
 	var buf [binary.MaxVarintLen64]byte
 	return binary.PutUvarint(buf[:], x)
@@ -184,13 +194,60 @@ func decodeEvent(b []byte, in interner) (tasks.EventHead, []byte, error) {
 }
 
 // Queue records: route, destination, key, a flag byte, then the message's own body when
-// the flag is 1.
-func encodeTarget(t tasks.QueuedTarget) []byte {
+// the flag has targetOwnBody. Records written before the other flags have none of them.
+func encodeTarget(t tasks.QueuedTarget, flags byte) []byte {
 	b := appendStrings(make([]byte, 0, 64+len(t.Body)), t.Route, t.Destination, t.Key)
 	if t.Body == nil {
-		return append(b, 0)
+		return append(b, flags)
 	}
-	return append(append(b, 1), t.Body...)
+	return append(append(b, flags|targetOwnBody), t.Body...)
+}
+
+// The flags of a queue record.
+const (
+	// targetOwnBody: the message's own (trimmed) body follows the flags.
+	targetOwnBody = 1 << 0
+	// targetFate: the record says what becomes of its event once no queue holds it
+	// (targetKeep or not), so Ack need not look its task up in the snapshot; records
+	// written before it do not, and Ack looks (retire).
+	targetFate = 1 << 1
+	// targetKeep: the event holds its task's published JSON (the snapshot points into it)
+	// and stays once confirmed; without it the event is deleted. A commit that points the
+	// snapshot elsewhere while the event is still queued clears it (unkeep).
+	targetKeep = 1 << 2
+)
+
+// targetFlags returns the flag byte of a queue record.
+func targetFlags(b []byte) (byte, error) {
+	i, err := flagsAt(b)
+	if err != nil {
+		return 0, err
+	}
+	return b[i], nil
+}
+
+// flagsAt returns where the flag byte of a queue record is.
+func flagsAt(b []byte) (int, error) {
+	i := 0
+	for range 3 {
+		n, w := binary.Uvarint(b[i:])
+		if w <= 0 || uint64(len(b)-i-w) < n {
+			return 0, ErrCorrupt
+		}
+		i += w + int(n)
+	}
+	if i >= len(b) {
+		return 0, ErrCorrupt
+	}
+	return i, nil
+}
+
+// clearKeep clears targetKeep in queue record b, in place.
+func clearKeep(b []byte) []byte {
+	if i, err := flagsAt(b); err == nil {
+		b[i] &^= targetKeep
+	}
+	return b
 }
 
 // decodeTarget returns the target; its Body aliases b.
@@ -202,7 +259,7 @@ func decodeTarget(sink string, b []byte, in interner) (tasks.QueuedTarget, error
 		return tasks.QueuedTarget{}, ErrCorrupt
 	}
 	t := tasks.QueuedTarget{Route: f[0], Sink: sink, Destination: f[1], Key: f[2]}
-	if rest[0] == 1 {
+	if rest[0]&targetOwnBody != 0 {
 		t.Body = rest[1:]
 	}
 	return t, nil

@@ -78,23 +78,30 @@ func (b *keyBlock) key(id string) []byte {
 // last new queue; a cursor's Seek starts from the root, so writes in between are seen.
 type queueProbe struct {
 	cursors []*bolt.Cursor
+	buckets []*bolt.Bucket // cursors[i]'s
 	made    bool
 	queues  *bolt.Bucket
 }
 
 func newQueueProbe(queues *bolt.Bucket) *queueProbe { return &queueProbe{queues: queues} }
 
+// open makes the cursors, once.
+func (q *queueProbe) open() error {
+	if q.made {
+		return nil
+	}
+	q.made = true
+	return q.queues.ForEachBucket(func(name []byte) error {
+		b := q.queues.Bucket(name)
+		q.cursors, q.buckets = append(q.cursors, b.Cursor()), append(q.buckets, b)
+		return nil
+	})
+}
+
 // held reports whether any queue still holds a message of event seq.
 func (q *queueProbe) held(seq uint64) (bool, error) {
-	if !q.made {
-		q.made = true
-		err := q.queues.ForEachBucket(func(name []byte) error {
-			q.cursors = append(q.cursors, q.queues.Bucket(name).Cursor())
-			return nil
-		})
-		if err != nil {
-			return false, err
-		}
+	if err := q.open(); err != nil {
+		return false, err
 	}
 	var prefix [8]byte
 	binary.BigEndian.PutUint64(prefix[:], seq)
@@ -104,6 +111,37 @@ func (q *queueProbe) held(seq uint64) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// unkeep clears targetKeep in every queue record of event seq: its task's snapshot now
+// points elsewhere, and the event is deleted once no queue holds it.
+func (q *queueProbe) unkeep(seq uint64) error {
+	if err := q.open(); err != nil {
+		return err
+	}
+	var prefix [8]byte
+	binary.BigEndian.PutUint64(prefix[:], seq)
+	for i, c := range q.cursors {
+		var rewrite [][2][]byte
+		for k, v := c.Seek(prefix[:]); len(k) == 10 && binary.BigEndian.Uint64(k) == seq; k, v = c.Next() {
+			if len(v) == 0 {
+				return fmt.Errorf("queue record %x: %w", k, ErrCorrupt)
+			}
+			f, err := targetFlags(v)
+			if err != nil {
+				return fmt.Errorf("queue record %x: %w", k, err)
+			}
+			if f&targetKeep != 0 {
+				rewrite = append(rewrite, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+			}
+		}
+		for _, kv := range rewrite {
+			if err := q.buckets[i].Put(kv[0], clearKeep(kv[1])); err != nil {
+				return fmt.Errorf("update queue record %x: %w", kv[0], err)
+			}
+		}
+	}
+	return nil
 }
 
 // getter looks keys up with one cursor for a whole transaction: Bucket.Get makes a new
