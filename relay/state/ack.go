@@ -26,18 +26,23 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 			return nil
 		}
 		// One cursor for all the deletes: Bucket.Delete makes a new one each time. Each
-		// record's flags say what becomes of its event (0: ask the snapshot).
+		// record's flags say what becomes of its event (see targetFate).
 		qc := q.Cursor()
 		flags := make([]byte, len(pos))
 		for i, p := range pos {
 			k := posKey(p)
 			kk, v := qc.Seek(k)
 			if !bytes.Equal(kk, k) {
-				continue // already removed, as Bucket.Delete of a missing key
+				// Already removed, as Bucket.Delete of a missing key; whoever removed it
+				// retired its event or left it to another queue.
+				flags[i] = ackedBefore
+				continue
 			}
-			if f, err := targetFlags(v); err == nil && f&targetFate != 0 {
-				flags[i] = f
+			f, err := targetFlags(v)
+			if err != nil {
+				return fmt.Errorf("queue record %d/%d: %w", p.Seq, p.N, err) // not k: it would escape
 			}
+			flags[i] = f
 			if err := qc.Delete(); err != nil {
 				return err
 			}
@@ -47,7 +52,7 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 		evs, snap := newGetter(events), newGetter(tx.Bucket(bucketSnapshot))
 		var last uint64
 		for i, p := range pos {
-			if i > 0 && p.Seq == last {
+			if i > 0 && p.Seq == last || flags[i] == ackedBefore {
 				continue
 			}
 			last = p.Seq
@@ -77,12 +82,15 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 	return nil
 }
 
+// ackedBefore marks a position Ack did not find (no queue record has all these bits).
+const ackedBefore = 0xff
+
 // keepOverhead is how many bytes besides the task's JSON a confirmed event may hold and
 // still be kept as the task's version (a created event: the envelope); a bigger one (an
 // updated event also holds the previous version) gives its task JSON to versions.
 const keepOverhead = 1024
 
-// retire deletes event seq, which no queue holds any more, unless it holds its task's
+// retire, for a queue record written before targetFate, deletes event seq, which no queue holds any more, unless it holds its task's
 // published JSON (verRef.inEvent): then it stays as that version, or for a large event
 // the JSON moves to versions.
 func retire(tx *bolt.Tx, evGet, snapGet getter, seq uint64) error {

@@ -42,7 +42,8 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 		qs := queueBuckets{queues: queues}
 		for e, ev := range c.Events {
 			seq := seqs[e]
-			if err := evs.Put(seqKey(seq), encodeEvent(ev)); err != nil {
+			// The body as given: bbolt copies it when the transaction commits.
+			if err := evs.Put(seqKey(seq), ev.Body); err != nil {
 				return fmt.Errorf("put outbox event %s: %w", ev.Head.EventID, err)
 			}
 			flags := byte(targetFate)
@@ -54,7 +55,7 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 				if err != nil {
 					return err
 				}
-				if err := q.Put(posKey(tasks.QueuePos{Seq: seq, N: uint16(n)}), encodeTarget(t, flags)); err != nil {
+				if err := q.Put(posKey(tasks.QueuePos{Seq: seq, N: uint16(n)}), encodeTarget(t, ev.Head, flags)); err != nil {
 					return fmt.Errorf("queue event %s for sink %s: %w", ev.Head.EventID, t.Sink, err)
 				}
 			}
@@ -89,7 +90,7 @@ func versionIn(ev tasks.OutboxEvent, seq uint64, entries []tasks.EntryUpdate, fi
 		return verRef{}, 0, false
 	}
 	off, n, ok := taskIn(ev, u.Published)
-	if !ok || eventRecordLen(ev)-int(n) > keepOverhead {
+	if !ok || len(ev.Body)-int(n) > keepOverhead {
 		return verRef{}, 0, false
 	}
 	return verRef{seq: seq, inEvent: true, off: off, n: n}, i, true

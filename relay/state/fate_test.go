@@ -83,8 +83,9 @@ func TestStore_QueueRecordsSayWhetherTheirEventStays(t *testing.T) {
 	check("all confirmed", v3, 1)
 }
 
-// Queue records written before their flags said what becomes of their event: Ack looks
-// the task up in the snapshot and keeps the event that is its version.
+// Queue records written before their flags said what becomes of their event, and
+// event records that begin with the event's head: Outbox reads them, and Ack looks the
+// task up in the snapshot and keeps the event that is its version.
 func TestStore_AcksQueueRecordsOfOlderFiles(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(filepath.Join(t.TempDir(), "tasks.db"))
@@ -93,42 +94,38 @@ func TestStore_AcksQueueRecordsOfOlderFiles(t *testing.T) {
 	}
 	defer s.Close()
 	v1, v2 := `{"id":"x","n":1}`, `{"id":"x","n":2}`
-	for n, ev := range []tasks.OutboxEvent{eventWith("x", "e1", schema.OpCreated, v1, ""), eventWith("x", "e2", schema.OpUpdated, v2, v1)} {
-		task := []byte(v1)
-		if n == 1 {
-			task = []byte(v2)
-		}
-		err := s.Commit(ctx, tasks.Commit{Entries: []tasks.EntryUpdate{{ID: "x", Entry: tasks.Entry{ChangeNo: uint64(n + 1)}, Published: task}},
-			Events: []tasks.OutboxEvent{ev}})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	// As an older version wrote them: a flag byte of 0 (no own body) and nothing else.
+	evs := []tasks.OutboxEvent{eventWith("x", "e1", schema.OpCreated, v1, ""), eventWith("x", "e2", schema.OpUpdated, v2, v1)}
+	// As an older version wrote them: x's version is in e2, both events are queued.
 	err = s.update(func(tx *bolt.Tx) error {
-		q := tx.Bucket(bucketQueues).Bucket([]byte("nats"))
-		var kvs [][2][]byte
-		err := q.ForEach(func(k, v []byte) error {
-			kvs = append(kvs, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
-			return nil
-		})
+		q, err := tx.Bucket(bucketQueues).CreateBucketIfNotExists([]byte("nats"))
 		if err != nil {
 			return err
 		}
-		for _, kv := range kvs {
-			i, err := flagsAt(kv[1])
-			if err != nil {
+		for i, ev := range evs {
+			h := ev.Head
+			rec := append(appendStrings(nil, h.TaskID, h.EventID, string(h.Op), h.Source), ev.Body...)
+			if err := tx.Bucket(bucketEvents).Put(seqKey(uint64(i+1)), rec); err != nil {
 				return err
 			}
-			kv[1][i] = 0
-			if err := q.Put(kv[0], kv[1]); err != nil {
+			if err := q.Put(posKey(tasks.QueuePos{Seq: uint64(i + 1)}), append(appendStrings(nil, "", "d", ""), 0)); err != nil {
 				return err
+			}
+			if i == 1 {
+				off := bytes.Index(rec, []byte(v2))
+				ref := verRef{seq: 2, inEvent: true, off: uint32(off), n: uint32(len(v2))}
+				if err := tx.Bucket(bucketSnapshot).Put([]byte("x"), encodeSnap(tasks.Entry{ChangeNo: 2}, ref)); err != nil {
+					return err
+				}
 			}
 		}
-		return nil
+		return tx.Bucket(bucketEvents).SetSequence(uint64(len(evs)))
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	qs, err := s.Outbox(ctx, "nats", nil, 10)
+	if err != nil || len(qs) != 2 || qs[1].Head != evs[1].Head || string(qs[1].Body) != string(evs[1].Body) {
+		t.Fatalf("outbox of an older file = %+v, %v", qs, err)
 	}
 	ackAll(t, s)
 	pub, err := s.LoadPublished(ctx, []string{"x"})

@@ -58,17 +58,18 @@ func readQueued(evs getter, sink string, k, v []byte, in interner, mem *arena) (
 	if !ok {
 		return tasks.Queued{}, fmt.Errorf("queue key %x: %w", k, ErrCorrupt)
 	}
-	t, err := decodeTarget(sink, v, in)
+	t, head, hasHead, err := decodeTarget(sink, v, in)
 	if err != nil {
 		return tasks.Queued{}, fmt.Errorf("queue record %x: %w", k, err)
 	}
-	ev := evs.get(seqKey(pos.Seq))
-	if ev == nil {
+	body := evs.get(seqKey(pos.Seq))
+	if body == nil {
 		return tasks.Queued{}, fmt.Errorf("queue record %x names a missing event: %w", k, ErrCorrupt)
 	}
-	head, body, err := decodeEvent(ev, in)
-	if err != nil {
-		return tasks.Queued{}, fmt.Errorf("outbox event %d: %w", pos.Seq, err)
+	if !hasHead { // written before targetFate
+		if head, body, err = decodeEvent(body, in); err != nil {
+			return tasks.Queued{}, fmt.Errorf("outbox event %d: %w", pos.Seq, err)
+		}
 	}
 	m := tasks.Queued{Pos: pos, Head: head, Target: t}
 	if t.Body != nil {
