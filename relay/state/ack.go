@@ -19,6 +19,7 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 	if len(pos) == 0 {
 		return nil
 	}
+	var retired []uint64
 	err := s.update(func(tx *bolt.Tx) error {
 		queues := tx.Bucket(bucketQueues)
 		q := queues.Bucket([]byte(sink))
@@ -62,6 +63,7 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 				}
 				continue
 			}
+			retired = append(retired, p.Seq)
 			var err error
 			switch f := flags[i]; {
 			case f&targetKeep != 0: // its task's version: it stays
@@ -79,6 +81,7 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 	if err != nil {
 		return fmt.Errorf("remove %d messages from the outbox of sink %s: %w", len(pos), sink, err)
 	}
+	s.recent.drop(retired)
 	return nil
 }
 

@@ -20,13 +20,14 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	seqs := make([]uint64, len(c.Events))
 	err := s.update(func(tx *bolt.Tx) error {
 		evs, queues := tx.Bucket(bucketEvents), tx.Bucket(bucketQueues)
 		evs.FillPercent = appendFill
 		// Where each entry's new JSON sits in this commit's events, for the snapshot to
 		// point at (inEvents[i] is entry i's), found before the events are written: their
 		// queue records say whether the event stays as that version (targetKeep).
-		seqs, of := make([]uint64, len(c.Events)), make([]int, len(c.Events))
+		of := make([]int, len(c.Events))
 		inEvents := make([]verRef, len(c.Entries))
 		find := entryFinder{entries: c.Entries}
 		for e, ev := range c.Events {
@@ -72,6 +73,11 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 	})
 	if err != nil {
 		return fmt.Errorf("commit %d entries and %d events: %w", len(c.Entries), len(c.Events), err)
+	}
+	for e, ev := range c.Events {
+		if len(ev.Targets) > 0 {
+			s.recent.add(seqs[e], ev.Body)
+		}
 	}
 	return nil
 }

@@ -107,7 +107,11 @@ func TestStore_AcksQueueRecordsOfOlderFiles(t *testing.T) {
 			if err := tx.Bucket(bucketEvents).Put(seqKey(uint64(i+1)), rec); err != nil {
 				return err
 			}
-			if err := q.Put(posKey(tasks.QueuePos{Seq: uint64(i + 1)}), append(appendStrings(nil, "", "d", ""), 0)); err != nil {
+			qrec := append(appendStrings(nil, "", "d", ""), 0)
+			if i == 1 { // trimmed for its sink: its own body
+				qrec = append(append(qrec[:len(qrec)-1], 1), `{"trimmed":true}`...)
+			}
+			if err := q.Put(posKey(tasks.QueuePos{Seq: uint64(i + 1)}), qrec); err != nil {
 				return err
 			}
 			if i == 1 {
@@ -124,7 +128,8 @@ func TestStore_AcksQueueRecordsOfOlderFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	qs, err := s.Outbox(ctx, "nats", nil, 10)
-	if err != nil || len(qs) != 2 || qs[1].Head != evs[1].Head || string(qs[1].Body) != string(evs[1].Body) {
+	if err != nil || len(qs) != 2 || qs[0].Head != evs[0].Head || string(qs[0].Body) != string(evs[0].Body) ||
+		qs[1].Head != evs[1].Head || string(qs[1].Body) != `{"trimmed":true}` {
 		t.Fatalf("outbox of an older file = %+v, %v", qs, err)
 	}
 	ackAll(t, s)

@@ -35,7 +35,7 @@ func (s *Store) Outbox(ctx context.Context, sink string, after *tasks.QueuePos, 
 			}
 		}
 		for ; k != nil && len(out) < limit; k, v = c.Next() {
-			m, err := readQueued(evs, sink, k, v, in, &mem)
+			m, err := readQueued(evs, &s.recent, sink, k, v, in, &mem)
 			if err != nil {
 				return err
 			}
@@ -52,8 +52,9 @@ func (s *Store) Outbox(ctx context.Context, sink string, after *tasks.QueuePos, 
 // maxOutboxPrealloc bounds the room Outbox makes before it knows how many messages wait.
 const maxOutboxPrealloc = 4096
 
-// readQueued decodes one queue record and its event, copying what bbolt owns.
-func readQueued(evs getter, sink string, k, v []byte, in interner, mem *arena) (tasks.Queued, error) {
+// readQueued decodes one queue record and its event, copying what bbolt owns; the body of
+// an event recently committed comes from memory.
+func readQueued(evs getter, recent *recentBodies, sink string, k, v []byte, in interner, mem *arena) (tasks.Queued, error) {
 	pos, ok := decodePos(k)
 	if !ok {
 		return tasks.Queued{}, fmt.Errorf("queue key %x: %w", k, ErrCorrupt)
@@ -61,6 +62,17 @@ func readQueued(evs getter, sink string, k, v []byte, in interner, mem *arena) (
 	t, head, hasHead, err := decodeTarget(sink, v, in)
 	if err != nil {
 		return tasks.Queued{}, fmt.Errorf("queue record %x: %w", k, err)
+	}
+	m := tasks.Queued{Pos: pos, Head: head, Target: t}
+	if t.Body != nil { // its own body
+		m.Body = mem.clone(t.Body)
+		m.Target.Body = m.Body
+		if hasHead {
+			return m, nil
+		}
+	} else if body, ok := recent.get(pos.Seq); ok && hasHead {
+		m.Body = body
+		return m, nil
 	}
 	body := evs.get(seqKey(pos.Seq))
 	if body == nil {
@@ -71,11 +83,8 @@ func readQueued(evs getter, sink string, k, v []byte, in interner, mem *arena) (
 			return tasks.Queued{}, fmt.Errorf("outbox event %d: %w", pos.Seq, err)
 		}
 	}
-	m := tasks.Queued{Pos: pos, Head: head, Target: t}
-	if t.Body != nil {
-		m.Body = mem.clone(t.Body)
-		m.Target.Body = m.Body
-	} else {
+	m.Head = head
+	if m.Body == nil {
 		m.Body = mem.clone(body)
 	}
 	return m, nil
