@@ -36,6 +36,7 @@ type Poller struct {
 
 	health   healthState
 	progress progress
+	gc       gcBoost
 }
 
 // CycleReport says what one cycle did.
@@ -98,6 +99,7 @@ func (p *Poller) Cycle(ctx context.Context) (CycleReport, error) {
 	defer p.mu.Unlock()
 	p.cycling.Store(true)
 	defer p.cycling.Store(false)
+	defer p.gc.restore()
 	start := p.cfg.Now()
 	var rep CycleReport
 	err := p.cycle(ctx, &rep, start)
@@ -175,12 +177,14 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 		h()
 	}
 	if p.background.Load() {
+		p.gc.restore()
 		p.compact(ctx, rep)
 		p.settleMemory()
 		return listErr
 	}
 	n, err := p.drainAll(ctx)
 	rep.Published += n
+	p.gc.restore()
 	if err != nil {
 		return errors.Join(listErr, fmt.Errorf("publish events: %w", err))
 	}
