@@ -76,7 +76,7 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 	}
 	for e, ev := range c.Events {
 		if len(ev.Targets) > 0 {
-			s.recent.add(seqs[e], ev.Body)
+			s.recent.add(seqs[e], ev.Body, len(ev.Targets))
 		}
 	}
 	return nil

@@ -70,7 +70,7 @@ func readQueued(evs getter, recent *recentBodies, sink string, k, v []byte, in i
 		if hasHead {
 			return m, nil
 		}
-	} else if body, ok := recent.get(pos.Seq); ok && hasHead {
+	} else if body, ok := recent.read(pos.Seq); ok && hasHead {
 		m.Body = body
 		return m, nil
 	}

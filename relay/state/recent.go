@@ -3,42 +3,57 @@ package state
 import "sync"
 
 // maxRecentBytes bounds the event bodies a Store keeps in memory for Outbox: a first
-// sync's backlog is a chunk or two (10,000-20,000 events of ~1 KB); beyond it Outbox
-// reads and copies the records as before.
-const maxRecentBytes = 64 << 20
+// sync's drain reads a chunk (10,000 events of ~1 KB) soon after it is committed; beyond
+// the bound Outbox reads and copies the records as before. Kept small: the bodies are
+// live heap, which the garbage collector's goal doubles (a million-task first sync).
+const maxRecentBytes = 16 << 20
 
-// recentBodies are the bodies of the events committed by this Store and still queued,
-// by sequence: the drain reads a first sync's 100,000 events back soon after they are
-// committed, and copying each one out of bbolt (bbolt's bytes die with the read) was
-// 76 MB of a first sync's allocations. A body is immutable, so Outbox hands the same
-// bytes to every sink. A body is forgotten when its event leaves the last queue.
+// recentBodies are the bodies of the events committed by this Store that not every
+// queue has read yet, by sequence: the drain reads a first sync's 100,000 events back
+// soon after they are committed, and copying each one out of bbolt (bbolt's bytes die
+// with the read) was 76 MB of a first sync's allocations. A body is immutable, so Outbox
+// hands the same bytes to every sink. A body is forgotten once each of its event's
+// messages was read (a drain that reads again after a failure reads the record) or the
+// event left the last queue.
 type recentBodies struct {
 	mu     sync.Mutex
-	bodies map[uint64][]byte
+	bodies map[uint64]recentBody
 	size   int
 }
 
-func (r *recentBodies) add(seq uint64, body []byte) {
+type recentBody struct {
+	body   []byte
+	unread int // messages not read yet
+}
+
+func (r *recentBodies) add(seq uint64, body []byte, messages int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.size+len(body) > maxRecentBytes {
 		return
 	}
 	if r.bodies == nil {
-		r.bodies = map[uint64][]byte{}
+		r.bodies = map[uint64]recentBody{}
 	}
-	if old, ok := r.bodies[seq]; ok {
-		r.size -= len(old)
-	}
-	r.bodies[seq] = body
+	r.forget(seq)
+	r.bodies[seq] = recentBody{body: body, unread: messages}
 	r.size += len(body)
 }
 
-func (r *recentBodies) get(seq uint64) ([]byte, bool) {
+// read returns the body of event seq for one of its messages.
+func (r *recentBodies) read(seq uint64) ([]byte, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	b, ok := r.bodies[seq]
-	return b, ok
+	if !ok {
+		return nil, false
+	}
+	if b.unread--; b.unread <= 0 {
+		r.forget(seq)
+	} else {
+		r.bodies[seq] = b
+	}
+	return b.body, true
 }
 
 // drop forgets the bodies of events no queue holds any more.
@@ -46,10 +61,15 @@ func (r *recentBodies) drop(seqs []uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, seq := range seqs {
-		if b, ok := r.bodies[seq]; ok {
-			r.size -= len(b)
-			delete(r.bodies, seq)
-		}
+		r.forget(seq)
+	}
+}
+
+// forget removes seq's body; r.mu is held.
+func (r *recentBodies) forget(seq uint64) {
+	if b, ok := r.bodies[seq]; ok {
+		r.size -= len(b.body)
+		delete(r.bodies, seq)
 	}
 }
 
