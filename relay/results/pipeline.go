@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/reten/reten-relay/schema"
@@ -28,6 +29,10 @@ type Pipeline struct {
 	types       atomic.Pointer[map[string]schema.ResultType]
 	typesMu     sync.Mutex
 	typesLoaded time.Time
+
+	// settledCounts is reten_relay_results_total by outcome label, looked up once rather
+	// than per result.
+	settledCounts map[string]prometheus.Counter
 }
 
 // New checks cfg, applies defaults and returns a pipeline; Run starts it.
@@ -37,6 +42,12 @@ func New(cfg Config) (*Pipeline, error) {
 		return nil, err
 	}
 	p := &Pipeline{cfg: cfg, log: cfg.Logger}
+	if cfg.Metrics != nil {
+		p.settledCounts = map[string]prometheus.Counter{}
+		for _, o := range []string{schema.OutcomeAccepted, schema.OutcomeAlreadyRecorded, schema.OutcomeDeadLettered} {
+			p.settledCounts[o] = cfg.Metrics.Results.WithLabelValues(outcomeLabel(o))
+		}
+	}
 	if cfg.Health != nil {
 		cfg.Health.Register(HealthComponent, "loading the tenant's result types")
 	}

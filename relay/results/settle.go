@@ -83,7 +83,11 @@ func (p *Pipeline) deadLettered(it *item) {
 // settledOutcome counts, reports and publishes the outcome (best effort, after the ack).
 func (p *Pipeline) settledOutcome(it *item, outcome, reason, errText string) {
 	if p.cfg.Metrics != nil {
-		p.cfg.Metrics.Results.WithLabelValues(outcomeLabel(outcome)).Inc()
+		c, ok := p.settledCounts[outcome]
+		if !ok {
+			c = p.settledCounts[schema.OutcomeDeadLettered]
+		}
+		c.Inc()
 	}
 	s := Settled{Outcome: outcome, Reason: reason, TaskID: taskID(it.msg), HTTPStatus: it.status, Attempts: it.attempts, Err: errText}
 	if outcome != schema.OutcomeDeadLettered {

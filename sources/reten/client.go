@@ -56,13 +56,15 @@ type Config struct {
 
 // Client calls Reten's integration API. It is safe for concurrent use.
 type Client struct {
-	base      string
-	key       APIKey
-	userAgent string
-	timeout   time.Duration
-	http      *http.Client
-	now       func() time.Time
-	fetchers  fetcherPool
+	base string
+	key  APIKey
+	// headers holds each header's value, built once: Header.Set allocates the value's slice
+	// and canonicalises the name on every request, a tenth of what a result POST allocated.
+	headers  headerValues
+	timeout  time.Duration
+	http     *http.Client
+	now      func() time.Time
+	fetchers fetcherPool
 }
 
 // ResolveBaseURL turns a shortcut (prod, production, staging, dev, development) or an
@@ -120,7 +122,8 @@ func New(cfg Config) (*Client, error) {
 		hc = &http.Client{Transport: tr, Timeout: cfg.Timeout}
 	}
 	hc = withSameHostRedirects(hc)
-	return &Client{base: base, key: cfg.APIKey, userAgent: cfg.UserAgent, timeout: cfg.Timeout, http: hc, now: time.Now}, nil
+	return &Client{base: base, key: cfg.APIKey, timeout: cfg.Timeout, http: hc, now: time.Now,
+		headers: headerValues{key: []string{cfg.APIKey.Reveal()}, json: []string{"application/json"}, userAgent: []string{cfg.UserAgent}}}, nil
 }
 
 // BaseURL is the resolved base URL.
@@ -137,6 +140,13 @@ type call struct {
 	limit      int64
 	// buf, when not nil, is reused to hold the answer (a listing reads thousands of pages).
 	buf []byte
+	// discard is set when a 2xx answer's body is not needed: it is drained, not kept.
+	discard bool
+}
+
+// headerValues are the values of the headers requests carry; key is the API key.
+type headerValues struct {
+	key, json, userAgent []string
 }
 
 // do performs the call and returns the status and the body of a 2xx answer.
@@ -153,11 +163,13 @@ func (c *Client) do(ctx context.Context, cl call) (int, []byte, error) {
 	if err != nil {
 		return 0, nil, &Error{Op: cl.op, Class: schema.ErrRejected, Permission: cl.permission, Err: err}
 	}
-	req.Header.Set("x-api-key", c.key.Reveal())
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.userAgent)
+	// The names are canonical and the values are never modified (a RoundTripper must not),
+	// so they are shared by every request.
+	req.Header["X-Api-Key"] = c.headers.key
+	req.Header["Accept"] = c.headers.json
+	req.Header["User-Agent"] = c.headers.userAgent
 	if cl.body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header["Content-Type"] = c.headers.json
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
@@ -174,6 +186,9 @@ func (c *Client) do(ctx context.Context, cl call) (int, []byte, error) {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		_ = resp.Body.Close()
 	}()
+	if cl.discard && resp.StatusCode/100 == 2 {
+		return resp.StatusCode, nil, nil // the deferred drain reads what there is
+	}
 	limit := cl.limit
 	if resp.StatusCode/100 != 2 {
 		limit = maxSmallBytes

@@ -33,7 +33,7 @@ func (c *Client) ListResultTypes(ctx context.Context) ([]schema.ResultType, erro
 // SubmitResult POSTs body, a result message, byte for byte, and returns the status. Any
 // 2xx is success (the docs do not show which); 409 is an error of class schema.ErrConflict.
 func (c *Client) SubmitResult(ctx context.Context, body []byte) (int, error) {
-	status, _, err := c.do(ctx, call{op: "submit result", method: http.MethodPost, path: resultsPath, body: body, permission: PermissionSubmitActivityResult, limit: maxSmallBytes})
+	status, _, err := c.do(ctx, call{op: "submit result", method: http.MethodPost, path: resultsPath, body: body, permission: PermissionSubmitActivityResult, limit: maxSmallBytes, discard: true})
 	return status, err
 }
 
