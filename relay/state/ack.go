@@ -57,11 +57,13 @@ func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) erro
 				continue
 			}
 			last = p.Seq
-			if held, err := probe.held(p.Seq); err != nil || held {
-				if err != nil {
-					return err
+			if flags[i]&targetOnly == 0 {
+				if held, err := probe.held(p.Seq); err != nil || held {
+					if err != nil {
+						return err
+					}
+					continue
 				}
-				continue
 			}
 			retired = append(retired, p.Seq)
 			var err error

@@ -51,6 +51,9 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 			if i := of[e]; i >= 0 && inEvents[i].seq == seq { // the last event of its task
 				flags |= targetKeep
 			}
+			if len(ev.Targets) == 1 {
+				flags |= targetOnly
+			}
 			for n, t := range ev.Targets {
 				q, err := qs.of(t.Sink)
 				if err != nil {

@@ -81,6 +81,23 @@ func TestStore_QueueRecordsSayWhetherTheirEventStays(t *testing.T) {
 	check("b confirmed both", v3, 1) // v2's event went; v3's is still queued for a
 	ackSink(t, s, "a")
 	check("all confirmed", v3, 1)
+
+	// A delete goes once both sinks confirmed it, not when the first did.
+	err = s.Commit(ctx, tasks.Commit{
+		Entries: []tasks.EntryUpdate{{ID: "x", Entry: tasks.Entry{ChangeNo: 4, Deleted: true}}},
+		Events:  []tasks.OutboxEvent{twoSinks(eventWith("x", "e4", schema.OpDeleted, "null", v3))},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("deleted", "", 1)
+	ackSink(t, s, "a")
+	check("delete confirmed by a", "", 1)
+	if qs, err := s.Outbox(ctx, "b", nil, 10); err != nil || len(qs) != 1 || qs[0].Head.EventID != "e4" {
+		t.Fatalf("outbox of b after a confirmed = %+v, %v", qs, err)
+	}
+	ackSink(t, s, "b")
+	check("delete confirmed by both", "", 0)
 }
 
 // Queue records written before their flags said what becomes of their event, and

@@ -74,6 +74,9 @@ const (
 	// and stays once confirmed; without it the event is deleted. A commit that points the
 	// snapshot elsewhere while the event is still queued clears it (unkeep).
 	targetKeep = 1 << 2
+	// targetOnly: the record is its event's only message, so once it is removed no queue
+	// holds the event and Ack need not look in every queue.
+	targetOnly = 1 << 3
 )
 
 // targetFlags returns the flag byte of a queue record.
