@@ -28,7 +28,15 @@ type verRef struct {
 // bytes). Records written before versions are the entry alone. An older v1 entry is 50
 // bytes too but starts with 1; an entry of this layout starts with 2.
 func encodeSnap(e tasks.Entry, ref verRef) []byte {
-	b := schema.AppendEntry(make([]byte, 0, entrySize+16), e)
+	return appendSnap(make([]byte, 0, snapSize), e, ref)
+}
+
+// snapSize is the longest snapshot record.
+const snapSize = entrySize + 16
+
+// appendSnap appends the snapshot record of e and ref to b.
+func appendSnap(b []byte, e tasks.Entry, ref verRef) []byte {
+	b = schema.AppendEntry(b, e)
 	if ref.seq == 0 {
 		return b
 	}

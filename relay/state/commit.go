@@ -41,10 +41,11 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 			}
 		}
 		qs := queueBuckets{queues: queues}
+		var mem txBytes
 		for e, ev := range c.Events {
 			seq := seqs[e]
 			// The body as given: bbolt copies it when the transaction commits.
-			if err := evs.Put(seqKey(seq), ev.Body); err != nil {
+			if err := evs.Put(mem.seq(seq), ev.Body); err != nil {
 				return fmt.Errorf("put outbox event %s: %w", ev.Head.EventID, err)
 			}
 			flags := byte(targetFate)
@@ -59,7 +60,8 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 				if err != nil {
 					return err
 				}
-				if err := q.Put(posKey(tasks.QueuePos{Seq: seq, N: uint16(n)}), encodeTarget(t, ev.Head, flags)); err != nil {
+				rec := appendTarget(mem.make(targetSize(t, ev.Head)), t, ev.Head, flags)
+				if err := q.Put(mem.pos(tasks.QueuePos{Seq: seq, N: uint16(n)}), rec); err != nil {
 					return fmt.Errorf("queue event %s for sink %s: %w", ev.Head.EventID, t.Sink, err)
 				}
 			}
@@ -144,9 +146,9 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 		}
 		return nil
 	}
-	keys := keyBlock{}
+	var mem txBytes
 	for i, u := range entries {
-		k := keys.key(u.ID)
+		k := mem.key(u.ID)
 		old, err := versionOf(snapGet, k)
 		if err != nil {
 			return err
@@ -163,7 +165,7 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 			if err != nil {
 				return fmt.Errorf("next version sequence: %w", err)
 			}
-			if err := vers.Put(seqKey(seq), u.Published); err != nil {
+			if err := vers.Put(mem.seq(seq), u.Published); err != nil {
 				return fmt.Errorf("put published task %s: %w", u.ID, err)
 			}
 			ref = verRef{seq: seq}
@@ -173,7 +175,7 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 				return err
 			}
 		}
-		if err := snap.Put(k, encodeSnap(u.Entry, ref)); err != nil {
+		if err := snap.Put(k, appendSnap(mem.make(snapSize), u.Entry, ref)); err != nil {
 			return fmt.Errorf("put snapshot entry %s: %w", u.ID, err)
 		}
 	}

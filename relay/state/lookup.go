@@ -59,17 +59,30 @@ func (q *queueBuckets) of(sink string) (*bolt.Bucket, error) {
 	return b, nil
 }
 
-// keyBlock makes the bbolt keys of one transaction in a few large blocks instead of one
-// allocation per key; bbolt keeps a key until the transaction ends.
-type keyBlock struct{ block []byte }
+// txBytes makes the keys and values of one write transaction in a few large blocks
+// instead of one allocation each (bbolt keeps them until the transaction ends): a first
+// sync writes four records per task.
+type txBytes struct{ block []byte }
 
-func (b *keyBlock) key(id string) []byte {
-	if cap(b.block)-len(b.block) < len(id) {
-		b.block = make([]byte, 0, max(16<<10, len(id)))
+// make returns an empty slice with room for n bytes; appending beyond n copies.
+func (b *txBytes) make(n int) []byte {
+	if cap(b.block)-len(b.block) < n {
+		b.block = make([]byte, 0, max(16<<10, n))
 	}
-	n := len(b.block)
-	b.block = append(b.block, id...)
-	return b.block[n : n+len(id) : n+len(id)]
+	start := len(b.block)
+	b.block = b.block[:start+n]
+	return b.block[start : start : start+n]
+}
+
+// key is id's bytes.
+func (b *txBytes) key(id string) []byte { return append(b.make(len(id)), id...) }
+
+// seq is seqKey(seq).
+func (b *txBytes) seq(seq uint64) []byte { return binary.BigEndian.AppendUint64(b.make(8), seq) }
+
+// pos is posKey(p).
+func (b *txBytes) pos(p tasks.QueuePos) []byte {
+	return binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint64(b.make(10), p.Seq), p.N)
 }
 
 // queueProbe tells whether any queue still holds a message of an event, with one cursor

@@ -44,12 +44,18 @@ func decodeEvent(b []byte, in interner) (tasks.EventHead, []byte, error) {
 	return tasks.EventHead{TaskID: f[0], EventID: f[1], Op: schema.Op(f[2]), Source: f[3]}, rest, nil
 }
 
-// Queue records: route, destination, key, a flag byte; with targetFate the event's task
-// id, event id, op and source; then the message's own body when the flags have
-// targetOwnBody. Records written before the other flags have none of them.
-func encodeTarget(t tasks.QueuedTarget, h tasks.EventHead, flags byte) []byte {
-	b := make([]byte, 0, 8*binary.MaxVarintLen64+1+len(t.Route)+len(t.Destination)+len(t.Key)+
-		len(h.TaskID)+len(h.EventID)+len(h.Op)+len(h.Source)+len(t.Body))
+// Queue records (appendTarget): route, destination, key, a flag byte; with targetFate the
+// event's task id, event id, op and source; then the message's own body when the flags
+// have targetOwnBody. Records written before the other flags have none of them.
+
+// targetSize is room enough for a queue record of t and h.
+func targetSize(t tasks.QueuedTarget, h tasks.EventHead) int {
+	return 7*binary.MaxVarintLen64 + 1 + len(t.Route) + len(t.Destination) + len(t.Key) +
+		len(h.TaskID) + len(h.EventID) + len(h.Op) + len(h.Source) + len(t.Body)
+}
+
+// appendTarget appends the queue record of t, h and flags to b.
+func appendTarget(b []byte, t tasks.QueuedTarget, h tasks.EventHead, flags byte) []byte {
 	b = appendStrings(b, t.Route, t.Destination, t.Key)
 	if t.Body != nil {
 		flags |= targetOwnBody
