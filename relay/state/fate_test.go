@@ -158,3 +158,24 @@ func TestStore_AcksQueueRecordsOfOlderFiles(t *testing.T) {
 		t.Fatalf("%d events stored, want e2 alone", e)
 	}
 }
+
+// taskIn finds the task's JSON in the body: from the capacities when it is a slice of the
+// body, by search otherwise, and not at all when the body does not hold it.
+func TestTaskIn_SliceOfTheBodyOrSearched(t *testing.T) {
+	task := `{"id":"x","n":1}`
+	ev := eventWith("x", "e1", schema.OpCreated, task, "")
+	at := bytes.Index(ev.Body, []byte(task))
+	for name, tc := range map[string]struct {
+		task []byte
+		ok   bool
+	}{
+		"slice of the body": {ev.Body[at : at+len(task)], true},
+		"a copy":            {[]byte(task), true},
+		"other bytes":       {[]byte(`{"id":"y"}`), false},
+	} {
+		off, n, ok := taskIn(ev, tc.task)
+		if ok != tc.ok || ok && (int(off) != at || int(n) != len(task)) {
+			t.Errorf("%s: taskIn = %d, %d, %v; want %d, %d, %v", name, off, n, ok, at, len(task), tc.ok)
+		}
+	}
+}
