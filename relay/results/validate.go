@@ -44,7 +44,7 @@ func Validate(body []byte, types map[string]schema.ResultType, now time.Time) (*
 	case !utf8.Valid(body):
 		return invalid("message is not UTF-8 text (binary data?)")
 	}
-	if !json.Valid(body) {
+	if !validJSON(body) {
 		err := json.Unmarshal(body, new(json.RawMessage))
 		return invalid("message is not valid JSON: %v", err)
 	}
