@@ -1,7 +1,6 @@
 package state
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -29,7 +28,15 @@ type verRef struct {
 // bytes). Records written before versions are the entry alone. An older v1 entry is 50
 // bytes too but starts with 1; an entry of this layout starts with 2.
 func encodeSnap(e tasks.Entry, ref verRef) []byte {
-	b := schema.AppendEntry(make([]byte, 0, entrySize+16), e)
+	return appendSnap(make([]byte, 0, snapSize), e, ref)
+}
+
+// snapSize is the longest snapshot record.
+const snapSize = entrySize + 16
+
+// appendSnap appends the snapshot record of e and ref to b.
+func appendSnap(b []byte, e tasks.Entry, ref verRef) []byte {
+	b = schema.AppendEntry(b, e)
 	if ref.seq == 0 {
 		return b
 	}
@@ -132,80 +139,6 @@ func (in interner) str(b []byte) string {
 		in[s] = s
 	}
 	return s
-}
-
-// Event records: task id, event id, op, source, then the body.
-func encodeEvent(ev tasks.OutboxEvent) []byte {
-	h := ev.Head
-	b := make([]byte, 0, 4*binary.MaxVarintLen64+len(h.TaskID)+len(h.EventID)+len(h.Op)+len(h.Source)+len(ev.Body))
-	b = appendStrings(b, h.TaskID, h.EventID, string(h.Op), h.Source)
-	return append(b, ev.Body...)
-}
-
-// taskIn returns where the task's JSON sits in an event record written by encodeEvent
-// from ev (the body tasks.encodeEvent wrote: its first `,"task":` is data.task, since a
-// quote inside an earlier string value is escaped), if it is task byte for byte.
-func taskIn(ev tasks.OutboxEvent, task []byte) (off, n uint32, ok bool) {
-	i := bytes.Index(ev.Body, []byte(`,"task":`))
-	if i < 0 || !bytes.HasPrefix(ev.Body[i+8:], task) || len(task) == 0 {
-		return 0, 0, false
-	}
-	h := ev.Head
-	head := 0
-	for _, s := range []string{h.TaskID, h.EventID, string(h.Op), h.Source} {
-		head += uvarintLen(uint64(len(s))) + len(s)
-	}
-	return uint32(head + i + 8), uint32(len(task)), true
-}
-
-func uvarintLen(x uint64) int {
-	var buf [binary.MaxVarintLen64]byte
-	return binary.PutUvarint(buf[:], x)
-}
-
-// eventTaskID returns the task id of an event record without copying it.
-func eventTaskID(b []byte) ([]byte, error) {
-	n, w := binary.Uvarint(b)
-	if w <= 0 || uint64(len(b)-w) < n {
-		return nil, ErrCorrupt
-	}
-	return b[w : w+int(n)], nil
-}
-
-// decodeEvent returns the head and the body, which aliases b.
-// Its op and source come from in.
-func decodeEvent(b []byte, in interner) (tasks.EventHead, []byte, error) {
-	var f [4]string
-	rest, err := readStringsIn(b, f[:], in, 1<<2|1<<3)
-	if err != nil {
-		return tasks.EventHead{}, nil, err
-	}
-	return tasks.EventHead{TaskID: f[0], EventID: f[1], Op: schema.Op(f[2]), Source: f[3]}, rest, nil
-}
-
-// Queue records: route, destination, key, a flag byte, then the message's own body when
-// the flag is 1.
-func encodeTarget(t tasks.QueuedTarget) []byte {
-	b := appendStrings(make([]byte, 0, 64+len(t.Body)), t.Route, t.Destination, t.Key)
-	if t.Body == nil {
-		return append(b, 0)
-	}
-	return append(append(b, 1), t.Body...)
-}
-
-// decodeTarget returns the target; its Body aliases b.
-// Its route and destination come from in.
-func decodeTarget(sink string, b []byte, in interner) (tasks.QueuedTarget, error) {
-	var f [3]string
-	rest, err := readStringsIn(b, f[:], in, 1<<0|1<<1)
-	if err != nil || len(rest) == 0 {
-		return tasks.QueuedTarget{}, ErrCorrupt
-	}
-	t := tasks.QueuedTarget{Route: f[0], Sink: sink, Destination: f[1], Key: f[2]}
-	if rest[0] == 1 {
-		t.Body = rest[1:]
-	}
-	return t, nil
 }
 
 type metaJSON struct {

@@ -1,7 +1,6 @@
 package state
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 
@@ -21,35 +20,48 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	seqs := make([]uint64, len(c.Events))
 	err := s.update(func(tx *bolt.Tx) error {
 		evs, queues := tx.Bucket(bucketEvents), tx.Bucket(bucketQueues)
 		evs.FillPercent = appendFill
 		// Where each entry's new JSON sits in this commit's events, for the snapshot to
-		// point at (inEvents[i] is entry i's).
+		// point at (inEvents[i] is entry i's), found before the events are written: their
+		// queue records say whether the event stays as that version (targetKeep).
+		of := make([]int, len(c.Events))
 		inEvents := make([]verRef, len(c.Entries))
 		find := entryFinder{entries: c.Entries}
-		qs := queueBuckets{queues: queues}
-		for _, ev := range c.Events {
+		for e, ev := range c.Events {
 			seq, err := evs.NextSequence()
 			if err != nil {
 				return fmt.Errorf("next outbox sequence: %w", err)
 			}
-			if i, ok := find.index(ev.Head.TaskID); ok && len(ev.Targets) > 0 {
-				if u := c.Entries[i]; u.Published != nil && !u.Entry.Deleted {
-					if off, n, ok := taskIn(ev, u.Published); ok {
-						inEvents[i] = verRef{seq: seq, inEvent: true, off: off, n: n}
-					}
-				}
+			seqs[e], of[e] = seq, -1
+			if ref, i, ok := versionIn(ev, seq, c.Entries, &find); ok {
+				inEvents[i], of[e] = ref, i
 			}
-			if err := evs.Put(seqKey(seq), encodeEvent(ev)); err != nil {
+		}
+		qs := queueBuckets{queues: queues}
+		var mem txBytes
+		for e, ev := range c.Events {
+			seq := seqs[e]
+			// The body as given: bbolt copies it when the transaction commits.
+			if err := evs.Put(mem.seq(seq), ev.Body); err != nil {
 				return fmt.Errorf("put outbox event %s: %w", ev.Head.EventID, err)
+			}
+			flags := byte(targetFate)
+			if i := of[e]; i >= 0 && inEvents[i].seq == seq { // the last event of its task
+				flags |= targetKeep
+			}
+			if len(ev.Targets) == 1 {
+				flags |= targetOnly
 			}
 			for n, t := range ev.Targets {
 				q, err := qs.of(t.Sink)
 				if err != nil {
 					return err
 				}
-				if err := q.Put(posKey(tasks.QueuePos{Seq: seq, N: uint16(n)}), encodeTarget(t)); err != nil {
+				rec := appendTarget(mem.make(targetSize(t, ev.Head)), t, ev.Head, flags)
+				if err := q.Put(mem.pos(tasks.QueuePos{Seq: seq, N: uint16(n)}), rec); err != nil {
 					return fmt.Errorf("queue event %s for sink %s: %w", ev.Head.EventID, t.Sink, err)
 				}
 			}
@@ -67,7 +79,32 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 	if err != nil {
 		return fmt.Errorf("commit %d entries and %d events: %w", len(c.Entries), len(c.Events), err)
 	}
+	for e, ev := range c.Events {
+		if len(ev.Targets) > 0 {
+			s.recent.add(seqs[e], ev.Body, len(ev.Targets))
+		}
+	}
 	return nil
+}
+
+// versionIn returns where in event ev (at seq) its task's new JSON sits, and the index of
+// the task's entry, when the event can stay as that version once its sinks confirmed it:
+// it has messages and holds the JSON byte for byte with little else (keepOverhead; an
+// updated event also holds the previous version, and its task's JSON goes to versions).
+func versionIn(ev tasks.OutboxEvent, seq uint64, entries []tasks.EntryUpdate, find *entryFinder) (verRef, int, bool) {
+	i, ok := find.index(ev.Head.TaskID)
+	if !ok || len(ev.Targets) == 0 {
+		return verRef{}, 0, false
+	}
+	u := entries[i]
+	if u.Published == nil || u.Entry.Deleted {
+		return verRef{}, 0, false
+	}
+	off, n, ok := taskIn(ev, u.Published)
+	if !ok || len(ev.Body)-int(n) > keepOverhead {
+		return verRef{}, 0, false
+	}
+	return verRef{seq: seq, inEvent: true, off: off, n: n}, i, true
 }
 
 // putEntries writes the snapshot entries. A new published JSON is found in this commit's
@@ -89,7 +126,10 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 		switch {
 		case old.inEvent:
 			if held, err := probe.held(old.seq); err != nil || held {
-				return err // still queued: Ack deletes it
+				if err != nil {
+					return err
+				}
+				return probe.unkeep(old.seq) // still queued: Ack deletes it
 			}
 			if err := evs.Delete(seqKey(old.seq)); err != nil {
 				return fmt.Errorf("drop old version of task %s: %w", k, err)
@@ -106,9 +146,9 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 		}
 		return nil
 	}
-	keys := keyBlock{}
+	var mem txBytes
 	for i, u := range entries {
-		k := keys.key(u.ID)
+		k := mem.key(u.ID)
 		old, err := versionOf(snapGet, k)
 		if err != nil {
 			return err
@@ -125,7 +165,7 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 			if err != nil {
 				return fmt.Errorf("next version sequence: %w", err)
 			}
-			if err := vers.Put(seqKey(seq), u.Published); err != nil {
+			if err := vers.Put(mem.seq(seq), u.Published); err != nil {
 				return fmt.Errorf("put published task %s: %w", u.ID, err)
 			}
 			ref = verRef{seq: seq}
@@ -135,7 +175,7 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 				return err
 			}
 		}
-		if err := snap.Put(k, encodeSnap(u.Entry, ref)); err != nil {
+		if err := snap.Put(k, appendSnap(mem.make(snapSize), u.Entry, ref)); err != nil {
 			return fmt.Errorf("put snapshot entry %s: %w", u.ID, err)
 		}
 	}
@@ -166,208 +206,4 @@ func versionOf(snap getter, k []byte) (verRef, error) {
 		return verRef{}, fmt.Errorf("snapshot entry %q: %w", k, err)
 	}
 	return ref, nil
-}
-
-// Outbox returns up to limit messages queued for sink after position after, in order.
-func (s *Store) Outbox(ctx context.Context, sink string, after *tasks.QueuePos, limit int) ([]tasks.Queued, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var out []tasks.Queued
-	err := s.view(func(tx *bolt.Tx) error {
-		q := tx.Bucket(bucketQueues).Bucket([]byte(sink))
-		if q == nil {
-			return nil
-		}
-		// Room for a whole read at once: a Queued is ~200 bytes, and growing the slice
-		// by doubling copied each read's messages ten times.
-		out = make([]tasks.Queued, 0, min(limit, maxOutboxPrealloc))
-		evs := newGetter(tx.Bucket(bucketEvents))
-		in, mem := interner{}, arena{}
-		c := q.Cursor()
-		k, v := c.First()
-		if after != nil {
-			ak := posKey(*after)
-			if k, v = c.Seek(ak); k != nil && bytes.Equal(k, ak) {
-				k, v = c.Next()
-			}
-		}
-		for ; k != nil && len(out) < limit; k, v = c.Next() {
-			m, err := readQueued(evs, sink, k, v, in, &mem)
-			if err != nil {
-				return err
-			}
-			out = append(out, m)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read outbox of sink %s: %w", sink, err)
-	}
-	return out, nil
-}
-
-// maxOutboxPrealloc bounds the room Outbox makes before it knows how many messages wait.
-const maxOutboxPrealloc = 4096
-
-// readQueued decodes one queue record and its event, copying what bbolt owns.
-func readQueued(evs getter, sink string, k, v []byte, in interner, mem *arena) (tasks.Queued, error) {
-	pos, ok := decodePos(k)
-	if !ok {
-		return tasks.Queued{}, fmt.Errorf("queue key %x: %w", k, ErrCorrupt)
-	}
-	t, err := decodeTarget(sink, v, in)
-	if err != nil {
-		return tasks.Queued{}, fmt.Errorf("queue record %x: %w", k, err)
-	}
-	ev := evs.get(seqKey(pos.Seq))
-	if ev == nil {
-		return tasks.Queued{}, fmt.Errorf("queue record %x names a missing event: %w", k, ErrCorrupt)
-	}
-	head, body, err := decodeEvent(ev, in)
-	if err != nil {
-		return tasks.Queued{}, fmt.Errorf("outbox event %d: %w", pos.Seq, err)
-	}
-	m := tasks.Queued{Pos: pos, Head: head, Target: t}
-	if t.Body != nil {
-		m.Body = mem.clone(t.Body)
-		m.Target.Body = m.Body
-	} else {
-		m.Body = mem.clone(body)
-	}
-	return m, nil
-}
-
-// arena copies the bodies of one outbox read into a few large blocks instead of one
-// allocation per message; the messages of a read are published and dropped together.
-type arena struct{ block []byte }
-
-// arenaBlock is the size of an arena's blocks: about fifty 1 KB task events.
-const arenaBlock = 64 << 10
-
-func (a *arena) clone(b []byte) []byte {
-	if a.block == nil || cap(a.block)-len(a.block) < len(b) { // never nil: a nil Body means none
-		a.block = make([]byte, 0, max(arenaBlock, len(b)))
-	}
-	n := len(a.block)
-	a.block = append(a.block, b...)
-	return a.block[n : n+len(b) : n+len(b)] // full slice expression: an append copies
-}
-
-// Pending counts the messages queued per sink.
-func (s *Store) Pending(ctx context.Context) (map[string]int, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	out := map[string]int{}
-	err := s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketQueues).ForEachBucket(func(k []byte) error {
-			out[string(k)] = tx.Bucket(bucketQueues).Bucket(k).Stats().KeyN
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("count outbox: %w", err)
-	}
-	return out, nil
-}
-
-// Ack removes the messages at pos from sink's queue, and every event of theirs that no
-// other queue still holds, in one transaction.
-func (s *Store) Ack(ctx context.Context, sink string, pos []tasks.QueuePos) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if len(pos) == 0 {
-		return nil
-	}
-	err := s.update(func(tx *bolt.Tx) error {
-		queues := tx.Bucket(bucketQueues)
-		q := queues.Bucket([]byte(sink))
-		if q == nil {
-			return nil
-		}
-		// One cursor for all the deletes: Bucket.Delete makes a new one each time.
-		qc := q.Cursor()
-		for _, p := range pos {
-			k := posKey(p)
-			if kk, _ := qc.Seek(k); !bytes.Equal(kk, k) {
-				continue // already removed, as Bucket.Delete of a missing key
-			}
-			if err := qc.Delete(); err != nil {
-				return err
-			}
-		}
-		probe := newQueueProbe(queues)
-		evs, snap := newGetter(tx.Bucket(bucketEvents)), newGetter(tx.Bucket(bucketSnapshot))
-		var last uint64
-		for i, p := range pos {
-			if i > 0 && p.Seq == last {
-				continue
-			}
-			last = p.Seq
-			if held, err := probe.held(p.Seq); err != nil || held {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			if err := retire(tx, evs, snap, p.Seq); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("remove %d messages from the outbox of sink %s: %w", len(pos), sink, err)
-	}
-	return nil
-}
-
-// keepOverhead is how many bytes besides the task's JSON a confirmed event may hold and
-// still be kept as the task's version (a created event: the envelope); a bigger one (an
-// updated event also holds the previous version) gives its task JSON to versions.
-const keepOverhead = 1024
-
-// retire deletes event seq, which no queue holds any more, unless it holds its task's
-// published JSON (verRef.inEvent): then it stays as that version, or for a large event
-// the JSON moves to versions.
-func retire(tx *bolt.Tx, evGet, snapGet getter, seq uint64) error {
-	evs, snap := tx.Bucket(bucketEvents), tx.Bucket(bucketSnapshot)
-	k := seqKey(seq)
-	rec := evGet.get(k)
-	if rec == nil {
-		return nil
-	}
-	id, err := eventTaskID(rec)
-	if err != nil {
-		return fmt.Errorf("outbox event %d: %w", seq, err)
-	}
-	sv := snapGet.get(id)
-	if sv == nil {
-		return evs.Delete(k)
-	}
-	e, ref, err := decodeSnap(sv)
-	if err != nil {
-		return fmt.Errorf("snapshot entry %q: %w", id, err)
-	}
-	if !ref.inEvent || ref.seq != seq {
-		return evs.Delete(k)
-	}
-	if len(rec)-int(ref.n) <= keepOverhead {
-		return nil
-	}
-	vers := tx.Bucket(bucketVersions)
-	ver, err := vers.NextSequence()
-	if err != nil {
-		return fmt.Errorf("next version sequence: %w", err)
-	}
-	id = bytes.Clone(id) // rec dies with the changes below
-	if err := vers.Put(seqKey(ver), bytes.Clone(rec[ref.off:ref.off+ref.n])); err != nil {
-		return fmt.Errorf("put published task %s: %w", id, err)
-	}
-	if err := snap.Put(id, encodeSnap(e, verRef{seq: ver})); err != nil {
-		return fmt.Errorf("put snapshot entry %s: %w", id, err)
-	}
-	return evs.Delete(k)
 }

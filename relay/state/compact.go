@@ -75,6 +75,7 @@ func (s *Store) CompactIfMostlyFree(ctx context.Context) (before, after int64, e
 		return 0, 0, fmt.Errorf("reopen compacted state %s: %w", s.path, err)
 	}
 	s.db = db
+	s.recent.reset()
 	if nfi, err := os.Stat(s.path); err == nil {
 		after = nfi.Size()
 	}

@@ -59,17 +59,30 @@ func (q *queueBuckets) of(sink string) (*bolt.Bucket, error) {
 	return b, nil
 }
 
-// keyBlock makes the bbolt keys of one transaction in a few large blocks instead of one
-// allocation per key; bbolt keeps a key until the transaction ends.
-type keyBlock struct{ block []byte }
+// txBytes makes the keys and values of one write transaction in a few large blocks
+// instead of one allocation each (bbolt keeps them until the transaction ends): a first
+// sync writes four records per task.
+type txBytes struct{ block []byte }
 
-func (b *keyBlock) key(id string) []byte {
-	if cap(b.block)-len(b.block) < len(id) {
-		b.block = make([]byte, 0, max(16<<10, len(id)))
+// make returns an empty slice with room for n bytes; appending beyond n copies.
+func (b *txBytes) make(n int) []byte {
+	if cap(b.block)-len(b.block) < n {
+		b.block = make([]byte, 0, max(16<<10, n))
 	}
-	n := len(b.block)
-	b.block = append(b.block, id...)
-	return b.block[n : n+len(id) : n+len(id)]
+	start := len(b.block)
+	b.block = b.block[:start+n]
+	return b.block[start : start : start+n]
+}
+
+// key is id's bytes.
+func (b *txBytes) key(id string) []byte { return append(b.make(len(id)), id...) }
+
+// seq is seqKey(seq).
+func (b *txBytes) seq(seq uint64) []byte { return binary.BigEndian.AppendUint64(b.make(8), seq) }
+
+// pos is posKey(p).
+func (b *txBytes) pos(p tasks.QueuePos) []byte {
+	return binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint64(b.make(10), p.Seq), p.N)
 }
 
 // queueProbe tells whether any queue still holds a message of an event, with one cursor
@@ -78,23 +91,30 @@ func (b *keyBlock) key(id string) []byte {
 // last new queue; a cursor's Seek starts from the root, so writes in between are seen.
 type queueProbe struct {
 	cursors []*bolt.Cursor
+	buckets []*bolt.Bucket // cursors[i]'s
 	made    bool
 	queues  *bolt.Bucket
 }
 
 func newQueueProbe(queues *bolt.Bucket) *queueProbe { return &queueProbe{queues: queues} }
 
+// open makes the cursors, once.
+func (q *queueProbe) open() error {
+	if q.made {
+		return nil
+	}
+	q.made = true
+	return q.queues.ForEachBucket(func(name []byte) error {
+		b := q.queues.Bucket(name)
+		q.cursors, q.buckets = append(q.cursors, b.Cursor()), append(q.buckets, b)
+		return nil
+	})
+}
+
 // held reports whether any queue still holds a message of event seq.
 func (q *queueProbe) held(seq uint64) (bool, error) {
-	if !q.made {
-		q.made = true
-		err := q.queues.ForEachBucket(func(name []byte) error {
-			q.cursors = append(q.cursors, q.queues.Bucket(name).Cursor())
-			return nil
-		})
-		if err != nil {
-			return false, err
-		}
+	if err := q.open(); err != nil {
+		return false, err
 	}
 	var prefix [8]byte
 	binary.BigEndian.PutUint64(prefix[:], seq)
@@ -104,6 +124,37 @@ func (q *queueProbe) held(seq uint64) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// unkeep clears targetKeep in every queue record of event seq: its task's snapshot now
+// points elsewhere, and the event is deleted once no queue holds it.
+func (q *queueProbe) unkeep(seq uint64) error {
+	if err := q.open(); err != nil {
+		return err
+	}
+	var prefix [8]byte
+	binary.BigEndian.PutUint64(prefix[:], seq)
+	for i, c := range q.cursors {
+		var rewrite [][2][]byte
+		for k, v := c.Seek(prefix[:]); len(k) == 10 && binary.BigEndian.Uint64(k) == seq; k, v = c.Next() {
+			if len(v) == 0 {
+				return fmt.Errorf("queue record %x: %w", k, ErrCorrupt)
+			}
+			f, err := targetFlags(v)
+			if err != nil {
+				return fmt.Errorf("queue record %x: %w", k, err)
+			}
+			if f&targetKeep != 0 {
+				rewrite = append(rewrite, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+			}
+		}
+		for _, kv := range rewrite {
+			if err := q.buckets[i].Put(kv[0], clearKeep(kv[1])); err != nil {
+				return fmt.Errorf("update queue record %x: %w", kv[0], err)
+			}
+		}
+	}
+	return nil
 }
 
 // getter looks keys up with one cursor for a whole transaction: Bucket.Get makes a new

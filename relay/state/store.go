@@ -65,9 +65,10 @@ var (
 // Store is the bbolt state store. Its methods are safe for concurrent use (bbolt
 // serialises writers), though the Poller calls them one at a time.
 type Store struct {
-	mu   sync.RWMutex // transactions hold it to read; compaction to swap db
-	db   *bolt.DB
-	path string
+	mu     sync.RWMutex // transactions hold it to read; compaction to swap db
+	db     *bolt.DB
+	path   string
+	recent recentBodies
 }
 
 var _ tasks.StateStore = (*Store)(nil)

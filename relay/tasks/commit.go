@@ -53,6 +53,9 @@ func (c *chunker) submit(pl *plan) error {
 			}
 		}
 	}
+	if len(pl.updates) >= chunkSize/2 {
+		c.p.gc.raise() // a large listing
+	}
 	done := make(chan chunkResult, 1)
 	c.done = done
 	go func() {

@@ -131,11 +131,13 @@ const relayoutMin = 10_000
 
 // change is one event a diff decided to publish.
 type change struct {
-	op    schema.Op
-	id    string
-	raw   []byte   // the task as listed; nil for deleted
-	full  [32]byte // the content hash of raw, for the event id
-	entry Entry    // the entry after the change
+	op   schema.Op
+	id   string
+	raw  []byte   // the task as listed; nil for deleted
+	full [32]byte // the content hash of raw, for the event id
+	// inEvent is raw's copy in the encoded event (buildEvents), for the snapshot.
+	inEvent []byte
+	entry   Entry // the entry after the change
 }
 
 // plan is what one cycle decided; nothing of it is applied before it is committed.

@@ -14,6 +14,12 @@ import (
 // HTML escaping off, field by field, without reflection: it runs for every change. Task
 // and Previous go in as listed (they were checked to be JSON by the diff).
 func encodeEvent(ev schema.Event) ([]byte, error) {
+	b, _, err := encodeEventAt(ev)
+	return b, err
+}
+
+// encodeEventAt is encodeEvent that also says where in the body data.task begins.
+func encodeEventAt(ev schema.Event) (body []byte, taskAt int, err error) {
 	d := ev.Data
 	b := make([]byte, 0, 320+len(d.Task)+len(d.Previous))
 	field := func(name, value string) {
@@ -35,6 +41,7 @@ func encodeEvent(ev schema.Event) ([]byte, error) {
 	b = append(b, `,"data":{"op":`...)
 	b = appendString(b, []byte(d.Op))
 	b = append(b, `,"task":`...)
+	taskAt = len(b)
 	b = appendRaw(b, d.Task)
 	b = append(b, `,"previous":`...)
 	b = appendRaw(b, d.Previous)
@@ -54,7 +61,7 @@ func encodeEvent(ev schema.Event) ([]byte, error) {
 	if d.OriginalSize != 0 {
 		b = strconv.AppendInt(append(b, `,"original_size":`...), int64(d.OriginalSize), 10)
 	}
-	return append(b, '}', '}'), nil
+	return append(b, '}', '}'), taskAt, nil
 }
 
 // appendRaw writes a JSON value as it is, null when there is none.

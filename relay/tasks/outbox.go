@@ -30,7 +30,8 @@ func (p *Poller) buildEvents(ctx context.Context, pl *plan, router relay.Router,
 	limits := p.sinkLimits()
 	out := make([]OutboxEvent, 0, len(pl.changes))
 	unrouted := 0
-	for _, c := range pl.changes {
+	for k := range pl.changes {
+		c := &pl.changes[k]
 		var previous []byte
 		var changed []string
 		if c.op != schema.OpCreated {
@@ -41,7 +42,7 @@ func (p *Poller) buildEvents(ctx context.Context, pl *plan, router relay.Router,
 		}
 		id := eventID(p.cfg.Source, c.id, c.entry.ChangeNo, c.full)
 		ev := schema.NewEvent(p.cfg.Source, id, c.id, c.op, at, c.raw, previous, changed)
-		body, err := encodeEvent(ev)
+		body, taskAt, err := encodeEventAt(ev)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -53,9 +54,40 @@ func (p *Poller) buildEvents(ctx context.Context, pl *plan, router relay.Router,
 			unrouted++
 			continue
 		}
+		if len(c.raw) > 0 { // appendRaw copied it as it is
+			// Up to the body's capacity, so the store can tell where it is (state.taskIn).
+			c.inEvent = body[taskAt : taskAt+len(c.raw)]
+		}
 		out = append(out, oe)
 	}
+	pl.publishedInEvents()
 	return out, unrouted, nil
+}
+
+// publishedInEvents points the published JSON of each update that is its change's listed
+// JSON (the same bytes, as plan makes them) at the copy in the change's event: the store
+// then sees that the event holds it without comparing a kilobyte per task (state.taskIn),
+// and the listed copy is garbage before the commit instead of after it. Changes and
+// updates are both sorted by id (sortUpdates).
+func (pl *plan) publishedInEvents() {
+	j := 0
+	for k := range pl.changes {
+		c := &pl.changes[k]
+		for j < len(pl.updates) && pl.updates[j].ID < c.id {
+			j++
+		}
+		if j < len(pl.updates) && c.inEvent != nil {
+			if u := &pl.updates[j]; u.ID == c.id && sameBytes(u.Published, c.raw) {
+				u.Published = c.inEvent
+			}
+		}
+		c.raw, c.inEvent = nil, nil
+	}
+}
+
+// sameBytes reports whether a and b are the same slice of the same array.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
 }
 
 // routed addresses an encoded event to its targets, trimmed for a sink that cannot take

@@ -25,9 +25,9 @@ type Poller struct {
 	router atomic.Pointer[relay.Router]
 	drains []*sinkDrain // one per sink, sorted by name
 
-	mu          sync.Mutex // held for a whole cycle
-	settledLive uint64     // the live heap after the last settleMemory
-	idx         *index     // nil until loaded from the store
+	mu          sync.Mutex    // held for a whole cycle
+	settledLive atomic.Uint64 // the live heap after the last settleMemory
+	idx         *index        // nil until loaded from the store
 	// stateLoaded is closed once idx and the queue sizes are loaded (Run's drainers wait).
 	stateLoaded chan struct{}
 	meta        Meta
@@ -36,6 +36,7 @@ type Poller struct {
 
 	health   healthState
 	progress progress
+	gc       gcBoost
 }
 
 // CycleReport says what one cycle did.
@@ -98,6 +99,7 @@ func (p *Poller) Cycle(ctx context.Context) (CycleReport, error) {
 	defer p.mu.Unlock()
 	p.cycling.Store(true)
 	defer p.cycling.Store(false)
+	defer p.gc.restore()
 	start := p.cfg.Now()
 	var rep CycleReport
 	err := p.cycle(ctx, &rep, start)
@@ -175,12 +177,20 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 		h()
 	}
 	if p.background.Load() {
+		p.gc.restore()
 		p.compact(ctx, rep)
-		p.settleMemory()
+		if !p.drainsBusy() {
+			// Otherwise the drainer settles once it has published this cycle (drainLoop):
+			// a first sync's drain is still busy when its listing ends, and a forced
+			// collection and the pages handed back now would be faulted in again by it
+			// (0.1 CPU-s of a 100,000-task first sync).
+			p.settleMemory()
+		}
 		return listErr
 	}
 	n, err := p.drainAll(ctx)
 	rep.Published += n
+	p.gc.restore()
 	if err != nil {
 		return errors.Join(listErr, fmt.Errorf("publish events: %w", err))
 	}
@@ -198,7 +208,7 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 func (p *Poller) settleMemory() {
 	sample := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}
 	metrics.Read(sample)
-	if sample[0].Value.Kind() != metrics.KindUint64 || sample[0].Value.Uint64() <= 3*p.settledLive+16<<20 {
+	if sample[0].Value.Kind() != metrics.KindUint64 || sample[0].Value.Uint64() <= 3*p.settledLive.Load()+16<<20 {
 		return
 	}
 	// Two collections: the first only moves what sync.Pools hold (bbolt's page pool held
@@ -208,8 +218,18 @@ func (p *Poller) settleMemory() {
 	sample[0].Name = "/gc/heap/live:bytes"
 	metrics.Read(sample)
 	if sample[0].Value.Kind() == metrics.KindUint64 {
-		p.settledLive = sample[0].Value.Uint64()
+		p.settledLive.Store(sample[0].Value.Uint64())
 	}
+}
+
+// drainsBusy reports whether messages wait for any sink.
+func (p *Poller) drainsBusy() bool {
+	for _, d := range p.drains {
+		if n, _, _ := d.status(); n > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // outboxFull refuses to list while a sink's queue is over the limit, so an outage cannot

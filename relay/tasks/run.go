@@ -2,7 +2,6 @@ package tasks
 
 import (
 	"context"
-	"runtime/debug"
 	"sync"
 	"time"
 
@@ -100,12 +99,12 @@ func (p *Poller) drainLoop(ctx context.Context, d *sinkDrain) {
 		if n > 0 {
 			p.log.Debug().Str("sink", d.name).Int("published", n).Msg("sink drained")
 		}
-		if pending, _, _ := d.status(); n >= bigCycle && pending == 0 && !p.cycling.Load() {
-			// A first sync's worth of bodies: give the memory back now, unless a cycle
-			// still lists (a first sync drains between its chunks) or more messages wait,
-			// whose bodies would fault the pages in again; the cycle settles memory when
-			// it ends.
-			debug.FreeOSMemory()
+		if pending, _, _ := d.status(); n > 0 && pending == 0 && !p.cycling.Load() {
+			// A cycle's worth of bodies published (a first sync's): settle the memory now,
+			// unless a cycle still lists (a first sync drains between its chunks) or more
+			// messages wait, whose bodies would fault the pages in again. A cycle that
+			// ends with nothing waiting settles itself.
+			p.settleMemory()
 		}
 	}
 }

@@ -21,10 +21,11 @@ type StateStore interface {
 	// LoadMeta returns the bookkeeping saved by the last Commit (zero Meta when none).
 	LoadMeta(ctx context.Context) (Meta, error)
 	// Commit applies c in one transaction and returns only once it is durable: either all
-	// of it is stored or none of it.
+	// of it is stored or none of it. The store may keep the events' bodies (and hand them
+	// out again from Outbox): the caller must not change them afterwards.
 	Commit(ctx context.Context, c Commit) error
 	// Outbox returns up to limit messages queued for sink after the position after (nil:
-	// from the start), in order.
+	// from the start), in order. Their bodies may be shared: read them, never change them.
 	Outbox(ctx context.Context, sink string, after *QueuePos, limit int) ([]Queued, error)
 	// Pending counts the messages queued per sink.
 	Pending(ctx context.Context) (map[string]int, error)

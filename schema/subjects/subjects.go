@@ -6,36 +6,59 @@ package subjects
 
 import "strings"
 
+// tokens walks a pattern's tokens without splitting it (Covers runs for every message a
+// JetStream sink publishes).
+type tokens struct {
+	rest string
+	done bool
+}
+
+// next returns the next token, false after the last.
+func (t *tokens) next() (string, bool) {
+	if t.done {
+		return "", false
+	}
+	tok, rest, more := strings.Cut(t.rest, ".")
+	t.rest, t.done = rest, !more
+	return tok, true
+}
+
 // Overlap reports whether some subject matches both patterns a and b.
 func Overlap(a, b string) bool {
-	ta, tb := strings.Split(a, "."), strings.Split(b, ".")
-	for len(ta) > 0 && len(tb) > 0 {
-		if ta[0] == ">" || tb[0] == ">" {
+	ta, tb := tokens{rest: a}, tokens{rest: b}
+	for {
+		x, okA := ta.next()
+		y, okB := tb.next()
+		if !okA || !okB {
+			return okA == okB
+		}
+		if x == ">" || y == ">" {
 			return true // '>' takes one or more tokens, and the other side has at least one
 		}
-		if ta[0] != "*" && tb[0] != "*" && ta[0] != tb[0] {
+		if x != "*" && y != "*" && x != y {
 			return false
 		}
-		ta, tb = ta[1:], tb[1:]
 	}
-	return len(ta) == 0 && len(tb) == 0
 }
 
 // Covers reports whether filter matches every subject that pattern matches; for a
 // pattern without wildcards that is simply "filter matches the subject".
 func Covers(filter, pattern string) bool {
-	tf, tp := strings.Split(filter, "."), strings.Split(pattern, ".")
-	for len(tf) > 0 && len(tp) > 0 {
+	tf, tp := tokens{rest: filter}, tokens{rest: pattern}
+	for {
+		f, okF := tf.next()
+		p, okP := tp.next()
+		if !okF || !okP {
+			return okF == okP
+		}
 		switch {
-		case tf[0] == ">":
+		case f == ">":
 			return true
-		case tp[0] == ">":
+		case p == ">":
 			return false // the pattern takes any number of tokens, the filter one
-		case tf[0] == "*":
-		case tp[0] == "*" || tf[0] != tp[0]:
+		case f == "*":
+		case p == "*" || f != p:
 			return false
 		}
-		tf, tp = tf[1:], tp[1:]
 	}
-	return len(tf) == 0 && len(tp) == 0
 }

@@ -8,7 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"sync"
 
 	"github.com/rs/zerolog"
@@ -125,29 +125,40 @@ func (s *Sink) Publish(ctx context.Context, msgs []schema.Message) error {
 }
 
 // toRecord turns m into a record: key, body, m's headers as given (sorted, so records
-// are reproducible), ce_id and a JSON content type unless m has one.
+// are reproducible), ce_id and a JSON content type unless m has one. The key and the
+// header values share one allocation: a record per event of a first sync, each with
+// seven headers, made eight small allocations per message.
 func toRecord(m schema.Message) kafka.Message {
 	r := kafka.Message{Topic: m.Destination, Value: m.Body}
+	var names [8]string // the event headers fit; more go to the heap
+	sorted := names[:0]
+	size := len(m.Key) + len(m.ID) + len("application/json")
+	for k, v := range m.Headers {
+		sorted = append(sorted, k)
+		size += len(v)
+	}
+	slices.Sort(sorted)
+	block := make([]byte, 0, size)
+	bytesOf := func(s string) []byte {
+		n := len(block)
+		block = append(block, s...)
+		return block[n:len(block):len(block)]
+	}
 	if m.Key != "" {
-		r.Key = []byte(m.Key)
+		r.Key = bytesOf(m.Key)
 	}
-	names := make([]string, 0, len(m.Headers))
-	for k := range m.Headers {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	r.Headers = make([]kafka.Header, 0, len(names)+2)
+	r.Headers = make([]kafka.Header, 0, len(sorted)+2)
 	if m.ID != "" {
-		r.Headers = append(r.Headers, kafka.Header{Key: HeaderID, Value: []byte(m.ID)})
+		r.Headers = append(r.Headers, kafka.Header{Key: HeaderID, Value: bytesOf(m.ID)})
 	}
-	for _, k := range names {
+	for _, k := range sorted {
 		if k == HeaderID && m.ID != "" {
 			continue
 		}
-		r.Headers = append(r.Headers, kafka.Header{Key: k, Value: []byte(m.Headers[k])})
+		r.Headers = append(r.Headers, kafka.Header{Key: k, Value: bytesOf(m.Headers[k])})
 	}
 	if _, ok := m.Headers[HeaderContentType]; !ok {
-		r.Headers = append(r.Headers, kafka.Header{Key: HeaderContentType, Value: []byte("application/json")})
+		r.Headers = append(r.Headers, kafka.Header{Key: HeaderContentType, Value: bytesOf("application/json")})
 	}
 	return r
 }
