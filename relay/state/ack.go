@@ -95,9 +95,9 @@ const ackedBefore = 0xff
 // updated event also holds the previous version) gives its task JSON to versions.
 const keepOverhead = 1024
 
-// retire, for a queue record written before targetFate, deletes event seq, which no queue holds any more, unless it holds its task's
-// published JSON (verRef.inEvent): then it stays as that version, or for a large event
-// the JSON moves to versions.
+// retire, for a queue record written before targetFate, deletes event seq, which no queue
+// holds any more, unless it holds its task's published JSON (verRef.inEvent): then it stays
+// as that version, or for a large event the JSON moves to versions.
 func retire(tx *bolt.Tx, evGet, snapGet getter, seq uint64) error {
 	evs, snap := tx.Bucket(bucketEvents), tx.Bucket(bucketSnapshot)
 	k := seqKey(seq)
