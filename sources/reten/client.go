@@ -59,7 +59,7 @@ type Client struct {
 	base string
 	key  APIKey
 	// headers holds each header's value, built once: Header.Set allocates the value's slice
-	// and canonicalises the name on every request, a tenth of what a result POST allocated.
+	// and canonicalises the name on every request.
 	headers  headerValues
 	timeout  time.Duration
 	http     *http.Client
