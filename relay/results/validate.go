@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/reten/reten-relay/schema"
+	"github.com/reten/reten-relay/schema/jsonscan"
 )
 
 // MaxMessageBytes is the largest result message the relay accepts: a result is a few
@@ -44,7 +45,7 @@ func Validate(body []byte, types map[string]schema.ResultType, now time.Time) (*
 	case !utf8.Valid(body):
 		return invalid("message is not UTF-8 text (binary data?)")
 	}
-	if !validJSON(body) {
+	if !jsonscan.Valid(body) {
 		err := json.Unmarshal(body, new(json.RawMessage))
 		return invalid("message is not valid JSON: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"maps"
 
 	"github.com/reten/reten-relay/schema"
+	"github.com/reten/reten-relay/schema/jsonscan"
 )
 
 // commerceField is the task item's field the list endpoint filters by as
@@ -69,8 +70,8 @@ func (c *Client) TaskListed(ctx context.Context, task schema.Task, query map[str
 
 // topLevelString reads a top-level string member of a JSON object, or false.
 func topLevelString(raw []byte, key string) (string, bool) {
-	s := scanner{data: raw}
-	i := s.ws(0)
+	s := jsonscan.Scanner{Data: raw}
+	i := s.WS(0)
 	if i >= len(raw) || raw[i] != '{' {
 		return "", false
 	}
@@ -78,12 +79,12 @@ func topLevelString(raw []byte, key string) (string, bool) {
 		val   string
 		found bool
 	)
-	_, err := s.object(i, 1, func(k []byte, at int) (int, error) {
+	_, err := s.Object(i, 1, func(k []byte, at int) (int, error) {
 		if string(k) != key || at >= len(raw) || raw[at] != '"' {
 			found = found && string(k) != key
-			return s.value(at, 1)
+			return s.Value(at, 1)
 		}
-		end, esc, err := s.str(at)
+		end, esc, err := s.Str(at)
 		if err != nil {
 			return end, err
 		}

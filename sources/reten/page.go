@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/reten/reten-relay/schema"
+	"github.com/reten/reten-relay/schema/jsonscan"
 )
 
 // Meta is the pagination block of a task page. Reten's integration docs do not show it;
@@ -53,36 +54,36 @@ type idSpan struct {
 }
 
 func (pd *pageDecoder) decode(data []byte) (Page, error) {
-	s := scanner{data: data}
+	s := jsonscan.Scanner{Data: data}
 	pd.tasks, pd.spans = pd.tasks[:0], pd.spans[:0]
 	var (
 		p       Page
 		hasData bool
 	)
-	i := s.ws(0)
+	i := s.WS(0)
 	if i >= len(data) || data[i] != '{' {
 		return Page{}, fmt.Errorf("%w: not a JSON object", ErrBadResponse)
 	}
-	end, err := s.object(i, 1, func(key []byte, v int) (int, error) {
+	end, err := s.Object(i, 1, func(key []byte, v int) (int, error) {
 		switch string(key) {
 		case "data":
 			if hasData {
-				return v, s.syntax(v, `"data" appears twice`)
+				return v, s.Syntax(v, `"data" appears twice`)
 			}
 			hasData = true
 			if v >= len(data) || data[v] != '[' {
-				return v, s.syntax(v, `"data" is not an array`)
+				return v, s.Syntax(v, `"data" is not an array`)
 			}
-			return s.array(v, 2, func(v int) (int, error) { return pd.item(&s, v) })
+			return s.Array(v, 2, func(v int) (int, error) { return pd.item(&s, v) })
 		case "meta":
 			m, end, err := decodeMeta(&s, v)
 			p.Meta = m
 			return end, err
 		}
-		return s.value(v, 1)
+		return s.Value(v, 1)
 	})
-	if err == nil && s.ws(end) != len(data) {
-		err = s.syntax(s.ws(end), "trailing data after the page")
+	if err == nil && s.WS(end) != len(data) {
+		err = s.Syntax(s.WS(end), "trailing data after the page")
 	}
 	if err != nil {
 		return Page{}, fmt.Errorf("%w: %w", ErrBadResponse, err)
@@ -98,61 +99,61 @@ func (pd *pageDecoder) decode(data []byte) (Page, error) {
 }
 
 // item scans one element of data: an object whose top-level "id" is a non-empty string or
-// a number. It is scanner.object with the id test, strings and null inlined: this loop runs
-// for every member of every task, and most members are short.
-func (pd *pageDecoder) item(s *scanner, v int) (int, error) {
-	d := s.data
+// a number. It is Scanner.Object with the id test, strings and null inlined: this loop
+// runs for every member of every task, and most members are short.
+func (pd *pageDecoder) item(s *jsonscan.Scanner, v int) (int, error) {
+	d := s.Data
 	if v >= len(d) || d[v] != '{' {
-		return v, s.syntax(v, fmt.Sprintf("item %d is not an object", len(pd.tasks)))
+		return v, s.Syntax(v, fmt.Sprintf("item %d is not an object", len(pd.tasks)))
 	}
 	id := idSpan{start: -1}
-	i := s.ws(v + 1)
+	i := s.WS(v + 1)
 	if i < len(d) && d[i] == '}' {
 		i++
 	} else {
 		for {
 			if i >= len(d) || d[i] != '"' {
-				return i, s.syntax(i, "object key expected")
+				return i, s.Syntax(i, "object key expected")
 			}
-			kend, _, err := s.str(i)
+			kend, _, err := s.Str(i)
 			if err != nil {
 				return kend, err
 			}
 			isID := kend-i == 4 && d[i+1] == 'i' && d[i+2] == 'd'
-			if i = s.ws(kend); i >= len(d) || d[i] != ':' {
-				return i, s.syntax(i, "':' expected")
+			if i = s.WS(kend); i >= len(d) || d[i] != ':' {
+				return i, s.Syntax(i, "':' expected")
 			}
-			i = s.ws(i + 1)
+			i = s.WS(i + 1)
 			switch {
 			case isID:
-				id, i, err = s.idValue(i)
+				id, i, err = idValue(s, i)
 			case i >= len(d):
-				return i, s.syntax(i, "unexpected end")
+				return i, s.Syntax(i, "unexpected end")
 			case d[i] == '"':
-				i, _, err = s.str(i)
+				i, _, err = s.Str(i)
 			case d[i] == 'n' && len(d)-i >= 4 && string(d[i:i+4]) == "null":
 				i += 4
 			default:
-				i, err = s.value(i, 3)
+				i, err = s.Value(i, 3)
 			}
 			if err != nil {
 				return i, err
 			}
-			if i = s.ws(i); i >= len(d) {
-				return i, s.syntax(i, "unterminated object")
+			if i = s.WS(i); i >= len(d) {
+				return i, s.Syntax(i, "unterminated object")
 			}
 			if d[i] == '}' {
 				i++
 				break
 			}
 			if d[i] != ',' {
-				return i, s.syntax(i, "',' or '}' expected")
+				return i, s.Syntax(i, "',' or '}' expected")
 			}
-			i = s.ws(i + 1)
+			i = s.WS(i + 1)
 		}
 	}
 	if id.start < 0 || id.end == id.start {
-		return i, s.syntax(v, fmt.Sprintf("item %d has no id (a non-empty string or a number)", len(pd.tasks)))
+		return i, s.Syntax(v, fmt.Sprintf("item %d has no id (a non-empty string or a number)", len(pd.tasks)))
 	}
 	pd.tasks = append(pd.tasks, schema.Task{Raw: d[v:i:i]})
 	pd.spans = append(pd.spans, id)
@@ -161,20 +162,20 @@ func (pd *pageDecoder) item(s *scanner, v int) (int, error) {
 
 // idValue scans the value of an item's "id" at at: a string or a number gives its span,
 // anything else none (the last "id" member counts, as in encoding/json).
-func (s *scanner) idValue(at int) (idSpan, int, error) {
-	d := s.data
+func idValue(s *jsonscan.Scanner, at int) (idSpan, int, error) {
+	d := s.Data
 	switch {
 	case at < len(d) && d[at] == '"':
-		e, esc, err := s.str(at)
+		e, esc, err := s.Str(at)
 		// Bad UTF-8 is read the way encoding/json reads it (as U+FFFD), so that the
 		// id is the same whoever decodes the item.
 		esc = esc || err == nil && !utf8.Valid(d[at+1:e-1])
 		return idSpan{start: at + 1, end: e - 1, escaped: esc}, e, err
 	case at < len(d) && (d[at] == '-' || d[at] >= '0' && d[at] <= '9'):
-		e, err := s.number(at)
+		e, err := s.Number(at)
 		return idSpan{start: at, end: e}, e, err
 	}
-	e, err := s.value(at, 3)
+	e, err := s.Value(at, 3)
 	return idSpan{start: -1}, e, err
 }
 
@@ -211,20 +212,20 @@ func (pd *pageDecoder) setIDs(data []byte) error {
 
 // decodeMeta reads the meta object at v (or null). Fields other than the four integers are
 // ignored; one of them that is not a non-negative integer fails the page.
-func decodeMeta(s *scanner, v int) (*Meta, int, error) {
-	d := s.data
+func decodeMeta(s *jsonscan.Scanner, v int) (*Meta, int, error) {
+	d := s.Data
 	if v < len(d) && d[v] == 'n' {
-		end, err := s.literal(v, "null")
+		end, err := s.Literal(v, "null")
 		return nil, end, err
 	}
 	if v >= len(d) || d[v] != '{' {
-		return nil, v, s.syntax(v, `"meta" is not an object`)
+		return nil, v, s.Syntax(v, `"meta" is not an object`)
 	}
 	var (
 		m        Meta
 		hasTotal bool
 	)
-	end, err := s.object(v, 2, func(key []byte, at int) (int, error) {
+	end, err := s.Object(v, 2, func(key []byte, at int) (int, error) {
 		var f *int
 		switch string(key) {
 		case "page":
@@ -236,9 +237,9 @@ func decodeMeta(s *scanner, v int) (*Meta, int, error) {
 		case "totalPages":
 			f = &m.TotalPages
 		default:
-			return s.value(at, 2)
+			return s.Value(at, 2)
 		}
-		e, err := s.value(at, 2)
+		e, err := s.Value(at, 2)
 		if err != nil {
 			return e, err
 		}
@@ -248,9 +249,9 @@ func decodeMeta(s *scanner, v int) (*Meta, int, error) {
 			}
 			return e, nil
 		}
-		n, ok := integer(d[at:e])
+		n, ok := jsonscan.Integer(d[at:e])
 		if !ok {
-			return e, s.syntax(at, fmt.Sprintf("meta.%s is not a non-negative integer: %.20s", key, d[at:e]))
+			return e, s.Syntax(at, fmt.Sprintf("meta.%s is not a non-negative integer: %.20s", key, d[at:e]))
 		}
 		*f = n
 		return e, nil
