@@ -142,15 +142,7 @@ func (s *Source) Receive(ctx context.Context) (schema.Received, error) {
 	case <-p.stop:
 	case <-p.cc.Closed():
 	}
-	s.mu.Lock()
-	closed := s.closed
-	s.mu.Unlock()
-	if closed {
-		return schema.Received{}, ErrClosed
-	}
-	// The pull ended (consumer deleted, a reconnect): start over next time.
-	s.dropPull(p)
-	return schema.Received{}, fmt.Errorf("pull from consumer %s: %w", s.cfg.Durable, p.err())
+	return schema.Received{}, s.pullEnded(p)
 }
 
 // Push is Receive turned around, for a caller that would otherwise hand each message from
@@ -182,6 +174,13 @@ func (s *Source) Push(ctx context.Context, deliver func(schema.Received) bool) e
 	case <-p.stop: // dropped: Close, or watchBinding found the consumer gone
 	case <-p.cc.Closed():
 	}
+	return s.pullEnded(p)
+}
+
+// pullEnded says why p ended without the caller's ctx: ErrClosed after Close, else the
+// pull ended by itself (consumer deleted, a reconnect) and is dropped, so the next Receive
+// or Push starts over.
+func (s *Source) pullEnded(p *pull) error {
 	s.mu.Lock()
 	closed := s.closed
 	s.mu.Unlock()
