@@ -30,8 +30,8 @@ type Pipeline struct {
 	typesMu     sync.Mutex
 	typesLoaded time.Time
 
-	// settledCounts is reten_relay_results_total by outcome label, looked up once rather
-	// than per result.
+	// settledCounts is reten_relay_results_total's counter of each outcome label
+	// (outcomeLabel), looked up once rather than per result.
 	settledCounts map[string]prometheus.Counter
 }
 
@@ -45,7 +45,7 @@ func New(cfg Config) (*Pipeline, error) {
 	if cfg.Metrics != nil {
 		p.settledCounts = map[string]prometheus.Counter{}
 		for _, o := range []string{schema.OutcomeAccepted, schema.OutcomeAlreadyRecorded, schema.OutcomeDeadLettered} {
-			p.settledCounts[o] = cfg.Metrics.Results.WithLabelValues(outcomeLabel(o))
+			p.settledCounts[outcomeLabel(o)] = cfg.Metrics.Results.WithLabelValues(outcomeLabel(o))
 		}
 	}
 	if cfg.Health != nil {

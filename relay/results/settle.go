@@ -83,11 +83,7 @@ func (p *Pipeline) deadLettered(it *item) {
 // settledOutcome counts, reports and publishes the outcome (best effort, after the ack).
 func (p *Pipeline) settledOutcome(it *item, outcome, reason, errText string) {
 	if p.cfg.Metrics != nil {
-		c, ok := p.settledCounts[outcome]
-		if !ok {
-			c = p.settledCounts[schema.OutcomeDeadLettered]
-		}
-		c.Inc()
+		p.settledCounts[outcomeLabel(outcome)].Inc()
 	}
 	s := Settled{Outcome: outcome, Reason: reason, TaskID: taskID(it.msg), HTTPStatus: it.status, Attempts: it.attempts, Err: errText}
 	if outcome != schema.OutcomeDeadLettered {
