@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 )
@@ -143,7 +144,7 @@ func create(ctx context.Context, js jetstream.JetStream, creates []Create, limit
 			continue
 		}
 		sc := limits.config(c)
-		if _, err := js.CreateStream(ctx, sc); err != nil {
+		if err := createStream(ctx, js, sc); err != nil {
 			undo(js, done, log)
 			return nil, fmt.Errorf("create stream %s for %v: %w", c.Name, c.Subjects, err)
 		}
@@ -154,6 +155,27 @@ func create(ctx context.Context, js jetstream.JetStream, creates []Create, limit
 			Str("retention", sc.Retention.String()).Msgf("created jetstream stream %s for %v", c.Name, c.Subjects)
 	}
 	return made, nil
+}
+
+// errCodeStoreFailed is the server's "error creating store for stream" (JSStreamStoreFailedF).
+const errCodeStoreFailed jetstream.ErrorCode = 10049
+
+// createStream creates one stream, trying again for a short while when the server could
+// not make its storage. nats-server removes an account's streams directory in the background
+// after its last stream is deleted, so a stream created right after (a set-up undone and
+// tried again, a restart after a failed start) can lose that race; a real storage problem
+// still fails within seconds.
+func createStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) error {
+	retry := backoff.WithContext(backoff.WithMaxRetries(backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(20*time.Millisecond), backoff.WithMaxInterval(time.Second)), 6), ctx)
+	return backoff.Retry(func() error {
+		_, err := js.CreateStream(ctx, sc)
+		var apiErr *jetstream.APIError
+		if err != nil && !(errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStoreFailed) {
+			return backoff.Permanent(err)
+		}
+		return err
+	}, retry)
 }
 
 // extend adds c.Subjects to the relay's own stream, changing nothing else.
