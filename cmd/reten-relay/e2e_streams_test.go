@@ -43,8 +43,12 @@ func (e *e2e) jsClient() (jetstream.JetStream, context.Context) {
 }
 
 // streamCount is how many messages stream holds on subjects matching filter (0 when the
-// stream does not exist).
+// stream does not exist or the server does not answer). Each call waits a few seconds at
+// most, whatever ctx allows: a request sent while the connection is being re-established
+// can be lost, and the caller's WaitFor asks again.
 func streamCount(ctx context.Context, js jetstream.JetStream, stream, filter string) int {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	st, err := js.Stream(ctx, stream)
 	if err != nil {
 		return 0
@@ -394,6 +398,9 @@ func TestE2E_Streams_AfterAStoreLossResultsAndDeadLettersGoIntoReCreatedStreams(
 	// The relay re-creates the input stream (and its durable) and the dead-letter stream;
 	// a producer publishing into the input retries until the stream is back.
 	relaytest.WaitFor(t, e2eWait, "the input stream back", func() bool {
+		// A few seconds per try (see streamCount): a publish can be lost in the reconnect.
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
 		_, err := js.Publish(ctx, "reten.results.y", []byte(`{"still":"not a result"}`))
 		return err == nil
 	})
