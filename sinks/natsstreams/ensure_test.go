@@ -69,3 +69,18 @@ func TestEnsure_CreatesBoundedStreamsAndLeavesNothingHalfMadeOnFailure(t *testin
 		t.Fatal("a second Ensure changed an existing stream")
 	}
 }
+
+// After an account's last stream is deleted, nats-server removes its streams directory in
+// the background; a stream created at that moment fails with "error creating store for
+// stream" (seen in CI as a set-up undone and made again). Ensure outlasts that.
+func TestEnsure_OutlastsTheServersCleanupAfterTheLastStreamIsDeleted(t *testing.T) {
+	js, ctx := jetStream(t)
+	for i := range 200 {
+		if _, _, err := natsstreams.Ensure(ctx, js, []natsstreams.Need{route("all", "reten.tasks.*")}, natsstreams.Limits{}, zerolog.Nop()); err != nil {
+			t.Fatalf("ensure %d: %v", i, err)
+		}
+		if err := js.DeleteStream(ctx, "RETEN_TASKS"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
