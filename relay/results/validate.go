@@ -10,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/reten/reten-relay/schema"
-	"github.com/reten/reten-relay/schema/jsonscan"
 )
 
 // MaxMessageBytes is the largest result message the relay accepts: a result is a few
@@ -45,12 +44,12 @@ func Validate(body []byte, types map[string]schema.ResultType, now time.Time) (*
 	case !utf8.Valid(body):
 		return invalid("message is not UTF-8 text (binary data?)")
 	}
-	if !jsonscan.Valid(body) {
+	top, err := objectMembers(body)
+	if err != nil {
 		err := json.Unmarshal(body, new(json.RawMessage))
 		return invalid("message is not valid JSON: %v", err)
 	}
-	top, ok := objectMembers(body)
-	if !ok {
+	if top == nil {
 		return invalid("message must be a JSON object, got %s", jsonKind(body))
 	}
 	f := fields{m: top}
@@ -66,7 +65,7 @@ func Validate(body []byte, types map[string]schema.ResultType, now time.Time) (*
 	}
 	tr := fields{prefix: "task_result."}
 	if raw := f.object("task_result", true); raw != nil {
-		tr.m, _ = objectMembers(raw)
+		tr.m, _ = objectMembers(raw) // checked with the whole message
 		msg.TaskResult = schema.TaskResult{
 			Result:             tr.str("result", true),
 			Comment:            tr.str("comment", false),
