@@ -149,7 +149,7 @@ func TestStore_AcksQueueRecordsOfOlderFiles(t *testing.T) {
 		qs[1].Head != evs[1].Head || string(qs[1].Body) != `{"trimmed":true}` {
 		t.Fatalf("outbox of an older file = %+v, %v", qs, err)
 	}
-	ackAll(t, s)
+	ackSink(t, s, "nats")
 	pub, err := s.LoadPublished(ctx, []string{"x"})
 	if err != nil || string(pub["x"]) != v2 {
 		t.Fatalf("published = %q, %v; want %s", pub["x"], err, v2)

@@ -106,22 +106,6 @@ func keys(t *testing.T, s *Store, bucket []byte) int {
 	return n
 }
 
-func ackAll(t *testing.T, s *Store) {
-	t.Helper()
-	ctx := context.Background()
-	qs, err := s.Outbox(ctx, "nats", nil, 100)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pos []tasks.QueuePos
-	for _, q := range qs {
-		pos = append(pos, q.Pos)
-	}
-	if err := s.Ack(ctx, "nats", pos); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // A task's JSON is stored once: the event that carries it stays, after its sink confirmed
 // it, as the task's version until a newer one replaces it.
 func TestStore_PublishedJSONLivesInItsEvent(t *testing.T) {
@@ -149,7 +133,7 @@ func TestStore_PublishedJSONLivesInItsEvent(t *testing.T) {
 		}
 	}
 	check("committed", v1, 1, 0)
-	ackAll(t, s)
+	ackSink(t, s, "nats")
 	check("confirmed", v1, 1, 0)
 
 	// An update while the created event is confirmed: the created event goes at once.
@@ -170,7 +154,7 @@ func TestStore_PublishedJSONLivesInItsEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("updated twice", v3, 2, 0)
-	ackAll(t, s)
+	ackSink(t, s, "nats")
 	check("both confirmed", v3, 1, 0)
 
 	// An event much larger than its task gives the JSON to versions once confirmed.
@@ -182,7 +166,7 @@ func TestStore_PublishedJSONLivesInItsEvent(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	ackAll(t, s)
+	ackSink(t, s, "nats")
 	check("large event confirmed", v4, 0, 1)
 
 	if err := s.Commit(ctx, tasks.Commit{
@@ -191,7 +175,7 @@ func TestStore_PublishedJSONLivesInItsEvent(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	ackAll(t, s)
+	ackSink(t, s, "nats")
 	check("deleted", "", 0, 0)
 }
 
