@@ -18,6 +18,7 @@ type TaskEntry struct {
 	// Content is a fingerprint (the first 8 bytes of the SHA-256) of the task's canonical
 	// JSON (key order and whitespace do not matter); it decides whether a task changed. It
 	// is only ever compared with the same task's previous version, so 64 bits are plenty.
+	// 0 means not computed yet: a new task's is computed when its bytes first change.
 	Content uint64
 	// ChangeNo counts the changes published for this task id, deletes included. It
 	// survives in the tombstone, so a re-created task gets new event ids.

@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"sort"
 	"strings"
@@ -35,6 +36,9 @@ type found struct {
 	id      string
 	raw     []byte // a copy: the page's bytes die with the page
 	rawHash uint64
+	// content is the SHA-256 of raw's canonical form, computed only for a live task whose
+	// bytes changed: it tells a real change from a new form of the same content. A new
+	// task, so every task of a first sync, is not put in canonical form at all.
 	content [32]byte
 }
 
@@ -100,9 +104,11 @@ func (w *walk) page(pageNo int, ts []schema.Task) error {
 		if s == nil {
 			w.seenNew[f.id] = struct{}{} // the same copy: a first sync clones each id once
 		}
-		var err error
-		if f.content, err = w.hash.contentHash(f.raw); err != nil {
-			return fmt.Errorf("hash task %s: %w", f.id, err)
+		if s != nil && !s.deleted && s.raw != h {
+			var err error
+			if f.content, err = w.hash.contentHash(f.raw); err != nil {
+				return fmt.Errorf("hash task %s: %w", f.id, err)
+			}
 		}
 		w.found = append(w.found, f)
 	}
@@ -135,6 +141,10 @@ type change struct {
 	id   string
 	raw  []byte   // the task as listed; nil for deleted
 	full [32]byte // the content hash of raw, for the event id
+	// unsure marks an update of a task whose previous content was never put in canonical
+	// form (Entry.Content 0): buildEvents compares the two forms once it has read the
+	// previous version, and drops the change when they are the same content.
+	unsure bool
 	// inEvent is raw's copy in the encoded event (buildEvents), for the snapshot.
 	inEvent []byte
 	entry   Entry // the entry after the change
@@ -150,6 +160,15 @@ type plan struct {
 	created, updated, deleted int
 	suspected, held, cleared  int
 	live                      int // live tasks before the diff
+}
+
+// rawContent stands for the content hash in the event id of a task that was not put in
+// canonical form (a created event): its raw hash. The id only has to be the same when the
+// same event is published again, and it is published again from the outbox, as stored.
+func rawContent(h uint64) [32]byte {
+	var c [32]byte
+	binary.BigEndian.PutUint64(c[:], h)
+	return c
 }
 
 // fingerprint is the part of a content hash the snapshot keeps.
@@ -169,27 +188,27 @@ func (w *walk) plan(meta Meta, emitCreated bool) *plan {
 	}
 	for _, f := range w.found {
 		s := w.ix.get(f.id)
-		fp := fingerprint(f.content)
 		switch {
 		case s == nil || s.deleted:
-			ne := Entry{RawHash: f.rawHash, Content: fp}
+			// Content stays 0, not known: it is computed if the task's bytes ever change.
+			ne := Entry{RawHash: f.rawHash}
 			if s != nil {
 				ne.ChangeNo = s.changeNo
 			}
 			if emitCreated {
 				ne.ChangeNo++
-				pl.changes = append(pl.changes, change{op: schema.OpCreated, id: f.id, raw: f.raw, full: f.content, entry: ne})
+				pl.changes = append(pl.changes, change{op: schema.OpCreated, id: f.id, raw: f.raw, full: rawContent(f.rawHash), entry: ne})
 				pl.created++
 			}
 			pl.updates = append(pl.updates, EntryUpdate{ID: f.id, Entry: ne, Published: f.raw})
-		case s.content == fp:
-			// Same content in another form, or a suspect that came back unchanged: no event.
+		case s.raw == f.rawHash || s.content != 0 && s.content == fingerprint(f.content):
+			// A suspect that came back unchanged, or the same content in another form: no event.
 			ne := s.entry()
 			ne.RawHash, ne.Suspect = f.rawHash, false
 			pl.updates = append(pl.updates, EntryUpdate{ID: f.id, Entry: ne})
 		default:
-			ne := Entry{RawHash: f.rawHash, Content: fp, ChangeNo: s.changeNo + 1}
-			pl.changes = append(pl.changes, change{op: schema.OpUpdated, id: f.id, raw: f.raw, full: f.content, entry: ne})
+			ne := Entry{RawHash: f.rawHash, Content: fingerprint(f.content), ChangeNo: s.changeNo + 1}
+			pl.changes = append(pl.changes, change{op: schema.OpUpdated, id: f.id, raw: f.raw, full: f.content, entry: ne, unsure: s.content == 0})
 			pl.updates = append(pl.updates, EntryUpdate{ID: f.id, Entry: ne, Published: f.raw})
 			pl.updated++
 		}

@@ -3,6 +3,7 @@ package tasks
 import (
 	"context"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/reten/reten-relay/relay"
@@ -30,12 +31,19 @@ func (p *Poller) buildEvents(ctx context.Context, pl *plan, router relay.Router,
 	limits := p.sinkLimits()
 	out := make([]OutboxEvent, 0, len(pl.changes))
 	unrouted := 0
+	var h hasher
 	for k := range pl.changes {
 		c := &pl.changes[k]
 		var previous []byte
 		var changed []string
 		if c.op != schema.OpCreated {
 			previous = prev[c.id]
+		}
+		if c.unsure && previous != nil {
+			if full, err := h.contentHash(previous); err == nil && full == c.full {
+				pl.sameContent(c)
+				continue
+			}
 		}
 		if c.op == schema.OpUpdated {
 			changed = changedFields(previous, c.raw)
@@ -62,6 +70,20 @@ func (p *Poller) buildEvents(ctx context.Context, pl *plan, router relay.Router,
 	}
 	pl.publishedInEvents()
 	return out, unrouted, nil
+}
+
+// sameContent turns update c, of a task whose previous version turned out to be the same
+// content in another form, into what plan makes of one: no event, the new raw hash, the
+// stored version kept. Updates are sorted by id (sortUpdates).
+func (pl *plan) sameContent(c *change) {
+	i := sort.Search(len(pl.updates), func(i int) bool { return pl.updates[i].ID >= c.id })
+	if i < len(pl.updates) && pl.updates[i].ID == c.id {
+		e := c.entry
+		e.ChangeNo--
+		pl.updates[i].Entry, pl.updates[i].Published = e, nil
+	}
+	pl.updated--
+	c.raw = nil
 }
 
 // publishedInEvents points the published JSON of each update that is its change's listed
