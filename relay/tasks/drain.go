@@ -14,9 +14,8 @@ import (
 
 // Drain tuning.
 const (
-	// flightsInFlight is how many batches one sink may have unconfirmed at once. Three
-	// batches of 1,000 stay under nats.go's async publish window (4,000 pending acks):
-	// beyond it a publish stalls, then fails.
+	// flightsInFlight is how many batches one sink may have unconfirmed at once: three
+	// batches of 1,000 keep a broker busy while the acks of the first come back.
 	flightsInFlight = 3
 	// ackGroup is how many confirmed messages are removed from the outbox in one
 	// transaction: fewer fsyncs, at the price of re-publishing (same ids) up to this many

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -292,4 +293,48 @@ func TestSink_PicksUpAStreamCreatedAfterTheSubjectWasCore(t *testing.T) {
 // coreNeed is a task-route need that allows core NATS where no stream captures subject.
 func coreNeed(subject string) natsstreams.Need {
 	return natsstreams.Need{Purpose: "route " + subject, Subject: subject, Stream: "UNUSED", Core: true}
+}
+
+func TestSink_ADisconnectFailsAPublishWaitingForItsAcksAtOnce(t *testing.T) {
+	srv := relaytest.StartNATS(t)
+	_, js := connect(t, srv.URL())
+	st, err := js.CreateStream(testContext(t), jetstream.StreamConfig{Name: "SILENT", Subjects: []string{"silent.>"}, NoAck: true})
+	if err != nil {
+		t.Fatalf("create stream: %v", err)
+	}
+	s := newSink(t, srv.URL(), natssink.Config{}, quietLogger)
+	done := make(chan error, 1)
+	go func() { done <- s.Publish(testContext(t), []schema.Message{{Destination: "silent.x", ID: "1"}}) }()
+	relaytest.WaitFor(t, testTimeout, "the message to be stored", func() bool {
+		info, err := st.Info(testContext(t))
+		return err == nil && info.State.Msgs == 1
+	})
+	srv.Stop()
+	select {
+	case err := <-done:
+		if !errors.Is(err, nats.ErrDisconnected) {
+			t.Fatalf("got %v, want nats.ErrDisconnected", err)
+		}
+	case <-time.After(testTimeout):
+		t.Fatalf("publish waiting for acks did not return within %s of the disconnect", testTimeout)
+	}
+}
+
+func TestSink_ReturnsTheStreamsRefusalOfAMessage(t *testing.T) {
+	srv := relaytest.StartNATS(t)
+	_, js := connect(t, srv.URL())
+	if _, err := js.CreateStream(testContext(t), jetstream.StreamConfig{Name: "FULL", Subjects: []string{"full.>"},
+		MaxMsgs: 1, Discard: jetstream.DiscardNew}); err != nil {
+		t.Fatalf("create stream: %v", err)
+	}
+	s := newSink(t, srv.URL(), natssink.Config{}, quietLogger)
+	err := s.Publish(testContext(t), []schema.Message{
+		{Destination: "full.x", ID: "1", Body: []byte(`{}`)},
+		{Destination: "full.x", ID: "2", Body: []byte(`{}`)},
+	})
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) || !strings.Contains(err.Error(), "1 of 2 messages not acknowledged") ||
+		!strings.Contains(err.Error(), "message 2:") {
+		t.Fatalf("got %v, want the stream's refusal of message 2 as a *jetstream.APIError", err)
+	}
 }

@@ -19,9 +19,6 @@ type Config struct {
 	ReconnectWait time.Duration
 	// PublishTimeout bounds a Publish whose ctx has no deadline. Default: 30s.
 	PublishTimeout time.Duration
-	// AckTimeout is how long an abandoned JetStream publish waits for its PubAck before
-	// the client forgets it. Default: 1m.
-	AckTimeout time.Duration
 	// MaxInFlight is how many JetStream publishes one Publish has outstanding before it
 	// waits for their PubAcks. Default: 1000.
 	MaxInFlight int
@@ -49,9 +46,6 @@ func (c Config) withDefaults() Config {
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = 30 * time.Second
 	}
-	if c.AckTimeout == 0 {
-		c.AckTimeout = time.Minute
-	}
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = 1000
 	}
@@ -69,9 +63,6 @@ func (c Config) Validate() error {
 	}
 	if c.PublishTimeout < 0 {
 		return fmt.Errorf("publish_timeout must be >= 0, got %s", c.PublishTimeout)
-	}
-	if c.AckTimeout < 0 {
-		return fmt.Errorf("ack_timeout must be >= 0, got %s", c.AckTimeout)
 	}
 	if c.MaxInFlight < 0 {
 		return fmt.Errorf("max_in_flight must be >= 0, got %d", c.MaxInFlight)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -74,38 +73,33 @@ func toNatsMsg(m schema.Message) *nats.Msg {
 	return nm
 }
 
-// publishJetStream publishes msgs asynchronously, then waits for every PubAck in order.
+// publishJetStream publishes msgs with reply subjects of the sink's ackWaiter, then waits
+// for every PubAck.
 func (s *Sink) publishJetStream(ctx context.Context, msgs []schema.Message) error {
-	var opts []jetstream.PublishOpt
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) > 0 {
-		// When concurrent Publishes fill the async window, wait for room as long as ctx
-		// allows instead of nats.go's default 200ms.
-		opts = append(opts, jetstream.WithStallWait(time.Until(deadline)))
-	}
-	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
-	for _, m := range msgs {
-		f, err := s.js.PublishMsgAsync(toNatsMsg(m), opts...)
-		if err != nil {
-			// Earlier futures are abandoned: the client drops them after AckTimeout.
+	run := s.acks.start(len(msgs))
+	for i, m := range msgs {
+		nm := toNatsMsg(m)
+		nm.Reply = run.reply(i)
+		if err := s.nc.PublishMsg(nm); err != nil {
+			s.acks.forget(run)
 			return fmt.Errorf("publish message %s to jetstream subject %s: %w", m.ID, m.Destination, notConnected(err))
 		}
-		futures = append(futures, f)
+	}
+	if answered, err := s.acks.wait(ctx, run); err != nil {
+		return fmt.Errorf("wait for jetstream acks on %s (%d of %d answered): %w",
+			msgs[0].Destination, answered, len(msgs), err)
 	}
 	var errs []error
-	for i, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			if errors.Is(err, jetstream.ErrNoStreamResponse) {
-				// The stream may be gone (deleted, or the server lost its store): look at
-				// the streams again, and re-create ours, before the next publish.
-				s.streams.Reset("no response from stream")
-			}
-			errs = append(errs, fmt.Errorf("message %s: %w", msgs[i].ID, err))
-		case <-ctx.Done():
-			return fmt.Errorf("wait for jetstream acks on %s (%d of %d acknowledged): %w",
-				msgs[i].Destination, i, len(futures), ctx.Err())
+	for i, err := range run.errs {
+		if err == errAcked {
+			continue
 		}
+		if errors.Is(err, jetstream.ErrNoStreamResponse) {
+			// The stream may be gone (deleted, or the server lost its store): look at
+			// the streams again, and re-create ours, before the next publish.
+			s.streams.Reset("no response from stream")
+		}
+		errs = append(errs, fmt.Errorf("message %s: %w", msgs[i].ID, err))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("publish to jetstream: %d of %d messages not acknowledged: %w",

@@ -29,7 +29,7 @@ type Sink struct {
 	log     zerolog.Logger
 	nc      *nats.Conn
 	ownConn bool
-	js      jetstream.JetStream
+	acks    *ackWaiter // PubAcks of JetStream publishes
 	streams *natsstreams.Set
 	// advisories reset the stream decisions when a stream is created, changed or deleted.
 	advisories []*nats.Subscription
@@ -75,16 +75,20 @@ func New(_ context.Context, cfg Config, opts ...Option) (*Sink, error) {
 		}
 		s.nc, s.ownConn = nc, true
 	}
-	js, err := jetstream.New(s.nc,
-		jetstream.WithPublishAsyncTimeout(cfg.AckTimeout),
-		jetstream.WithPublishAsyncMaxPending(4*cfg.MaxInFlight))
+	js, err := jetstream.New(s.nc)
 	if err != nil {
 		s.closeConn()
 		return nil, fmt.Errorf("create jetstream context: %w", err)
 	}
-	s.js = js
 	s.streams = natsstreams.NewSet(s.nc, js, cfg.Streams, cfg.Limits, cfg.ClassifyTTL, s.log)
 	if s.advisories, err = s.streams.WatchAdvisories(); err != nil {
+		s.closeConn()
+		return nil, err
+	}
+	if s.acks, err = newAckWaiter(s.nc); err != nil {
+		for _, sub := range s.advisories {
+			_ = sub.Unsubscribe()
+		}
 		s.closeConn()
 		return nil, err
 	}
@@ -256,6 +260,7 @@ func (s *Sink) Close(ctx context.Context) error {
 		for _, sub := range s.advisories {
 			_ = sub.Unsubscribe()
 		}
+		s.acks.close()
 		if s.nc.IsConnected() {
 			fctx, cancel := ctx, context.CancelFunc(func() {})
 			if _, ok := ctx.Deadline(); !ok {
