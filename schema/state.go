@@ -40,6 +40,9 @@ type TaskEntryUpdate struct {
 	Entry TaskEntry
 	// Published, when not nil, replaces the task's last published JSON.
 	Published []byte
+	// New says the snapshot holds no entry for ID (not even a tombstone), so a store need
+	// not look for an earlier version to replace: a first sync's 100,000 look-ups.
+	New bool
 }
 
 // StateMeta is the Poller's bookkeeping, stored with every Commit.

@@ -149,9 +149,12 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 	var mem txBytes
 	for i, u := range entries {
 		k := mem.key(u.ID)
-		old, err := versionOf(snapGet, k)
-		if err != nil {
-			return err
+		var old verRef
+		if !u.New {
+			var err error
+			if old, err = versionOf(snapGet, k); err != nil {
+				return err
+			}
 		}
 		ref := old
 		switch {
