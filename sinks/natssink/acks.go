@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -41,7 +42,7 @@ type ackRun struct {
 }
 
 // errAcked marks a message the stream stored (or had stored: a duplicate).
-var errAcked = fmt.Errorf("acknowledged")
+var errAcked = errors.New("acknowledged")
 
 // newAckWaiter subscribes to the replies on nc and watches it for disconnects until close.
 func newAckWaiter(nc *nats.Conn) (*ackWaiter, error) {
