@@ -48,39 +48,58 @@ func HeaderName(k string) string {
 	return k
 }
 
-// toNatsMsg copies m into a NATS message: its headers (see HeaderName) plus Nats-Msg-Id.
-func toNatsMsg(m schema.Message) *nats.Msg {
-	nm := &nats.Msg{Subject: m.Destination, Data: m.Body}
-	if len(m.Headers) > 0 || m.ID != "" {
-		nm.Header = make(nats.Header, len(m.Headers)+1)
-		// Each value is a one-element slice of one shared array (a full slice
-		// expression, so an Add to one header cannot overwrite the next).
-		vals := make([]string, 0, len(m.Headers)+1)
-		one := func(v string) []string {
-			vals = append(vals, v)
-			n := len(vals)
-			return vals[n-1 : n : n]
-		}
-		for k, v := range m.Headers {
-			// Direct assignment: NATS headers are case-sensitive and Set would not keep
-			// them as given on every nats.go version.
-			nm.Header[HeaderName(k)] = one(v)
-		}
-		if m.ID != "" {
-			nm.Header[jetstream.MsgIDHeader] = one(MsgID(m))
-		}
+// natsMsg is one NATS message used for a whole batch: nats.go encodes the headers and
+// copies subject, headers and data before PublishMsg returns, so a batch needs one
+// message, one header map and one array of values, not one of each per message.
+type natsMsg struct {
+	msg  nats.Msg
+	hdr  nats.Header
+	vals []string
+}
+
+// set makes the message m's: its headers (see HeaderName) plus Nats-Msg-Id.
+func (nm *natsMsg) set(m schema.Message) *nats.Msg {
+	nm.msg = nats.Msg{Subject: m.Destination, Data: m.Body}
+	if len(m.Headers) == 0 && m.ID == "" {
+		return &nm.msg
 	}
-	return nm
+	if nm.hdr == nil {
+		nm.hdr = make(nats.Header, len(m.Headers)+1)
+	}
+	h := nm.hdr
+	clear(h)
+	// Each value is a one-element slice of one shared array (a full slice expression,
+	// so an Add to one header cannot overwrite the next).
+	if cap(nm.vals) < len(m.Headers)+1 {
+		nm.vals = make([]string, 0, len(m.Headers)+1)
+	}
+	nm.vals = nm.vals[:0]
+	one := func(v string) []string {
+		nm.vals = append(nm.vals, v)
+		n := len(nm.vals)
+		return nm.vals[n-1 : n : n]
+	}
+	for k, v := range m.Headers {
+		// Direct assignment: NATS headers are case-sensitive and Set would not keep
+		// them as given on every nats.go version.
+		h[HeaderName(k)] = one(v)
+	}
+	if m.ID != "" {
+		h[jetstream.MsgIDHeader] = one(MsgID(m))
+	}
+	nm.msg.Header = h
+	return &nm.msg
 }
 
 // publishJetStream publishes msgs with reply subjects of the sink's ackWaiter, then waits
 // for every PubAck.
 func (s *Sink) publishJetStream(ctx context.Context, msgs []schema.Message) error {
 	run := s.acks.start(len(msgs))
+	var nm natsMsg
 	for i, m := range msgs {
-		nm := toNatsMsg(m)
-		nm.Reply = run.reply(i)
-		if err := s.nc.PublishMsg(nm); err != nil {
+		msg := nm.set(m)
+		msg.Reply = run.reply(i)
+		if err := s.nc.PublishMsg(msg); err != nil {
 			s.acks.forget(run)
 			return fmt.Errorf("publish message %s to jetstream subject %s: %w", m.ID, m.Destination, notConnected(err))
 		}
@@ -110,8 +129,9 @@ func (s *Sink) publishJetStream(ctx context.Context, msgs []schema.Message) erro
 
 // publishCore publishes msgs with core NATS and flushes: nil means the server has them.
 func (s *Sink) publishCore(ctx context.Context, msgs []schema.Message) error {
+	var nm natsMsg
 	for _, m := range msgs {
-		if err := s.nc.PublishMsg(toNatsMsg(m)); err != nil {
+		if err := s.nc.PublishMsg(nm.set(m)); err != nil {
 			return fmt.Errorf("publish message %s to nats subject %s: %w", m.ID, m.Destination, notConnected(err))
 		}
 	}
