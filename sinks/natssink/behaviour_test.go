@@ -1,13 +1,17 @@
 package natssink_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
@@ -336,5 +340,42 @@ func TestSink_ReturnsTheStreamsRefusalOfAMessage(t *testing.T) {
 	if !errors.As(err, &apiErr) || !strings.Contains(err.Error(), "1 of 2 messages not acknowledged") ||
 		!strings.Contains(err.Error(), "message 2:") {
 		t.Fatalf("got %v, want the stream's refusal of message 2 as a *jetstream.APIError", err)
+	}
+}
+
+// An operator's NATS user may only publish to its subjects and the JetStream API, and only
+// receive on its inbox prefix (the default _INBOX or a custom one): the PubAcks come there.
+func TestSink_PublishesAsAUserAllowedOnlyItsSubjectsAndInbox(t *testing.T) {
+	for _, prefix := range []string{"", "_RELAY"} {
+		t.Run(cmp.Or(prefix, "_INBOX"), func(t *testing.T) {
+			inbox := cmp.Or(prefix, "_INBOX")
+			o := &server.Options{JetStream: true, StoreDir: t.TempDir(), Users: []*server.User{
+				{Username: "admin", Password: "a"},
+				{Username: "relay", Password: "r", Permissions: &server.Permissions{
+					Publish:   &server.SubjectPermission{Allow: []string{"tasks.>", "$JS.API.>"}},
+					Subscribe: &server.SubjectPermission{Allow: []string{inbox + ".>", "$JS.EVENT.ADVISORY.>"}},
+				}},
+			}}
+			srv := relaytest.StartNATSServer(t, o)
+			url := fmt.Sprintf("nats://127.0.0.1:%d", srv.Addr().(*net.TCPAddr).Port)
+			_, js := connect(t, strings.Replace(url, "nats://", "nats://admin:a@", 1))
+			st := createStream(t, js, "TASKS", "tasks.>")
+			var opts []nats.Option
+			if prefix != "" {
+				opts = append(opts, nats.CustomInboxPrefix(prefix))
+			}
+			s := newSink(t, strings.Replace(url, "nats://", "nats://relay:r@", 1), natssink.Config{}, quietLogger, natssink.WithNATSOptions(opts...))
+			msgs := []schema.Message{
+				{Destination: "tasks.created", ID: "1", Body: []byte(`{}`)},
+				{Destination: "tasks.updated", ID: "2", Body: []byte(`{}`)},
+			}
+			if err := s.Publish(testContext(t), msgs); err != nil {
+				t.Fatalf("publish: %v", err)
+			}
+			info, err := st.Info(testContext(t))
+			if err != nil || info.State.Msgs != 2 {
+				t.Fatalf("stream holds %v messages (%v), want 2", info, err)
+			}
+		})
 	}
 }
