@@ -99,58 +99,31 @@ func (pd *pageDecoder) decode(data []byte) (Page, error) {
 }
 
 // item scans one element of data: an object whose top-level "id" is a non-empty string or
-// a number. It is Scanner.Object with the id test, strings and null inlined: this loop
-// runs for every member of every task, and most members are short.
+// a number. Strings and null, most of a task's members, are scanned without Scanner.Value's
+// dispatch: this runs for every member of every task.
 func (pd *pageDecoder) item(s *jsonscan.Scanner, v int) (int, error) {
 	d := s.Data
 	if v >= len(d) || d[v] != '{' {
 		return v, s.Syntax(v, fmt.Sprintf("item %d is not an object", len(pd.tasks)))
 	}
 	id := idSpan{start: -1}
-	i := s.WS(v + 1)
-	if i < len(d) && d[i] == '}' {
-		i++
-	} else {
-		for {
-			if i >= len(d) || d[i] != '"' {
-				return i, s.Syntax(i, "object key expected")
-			}
-			kend, _, err := s.Str(i)
-			if err != nil {
-				return kend, err
-			}
-			isID := kend-i == 4 && d[i+1] == 'i' && d[i+2] == 'd'
-			if i = s.WS(kend); i >= len(d) || d[i] != ':' {
-				return i, s.Syntax(i, "':' expected")
-			}
-			i = s.WS(i + 1)
-			switch {
-			case isID:
-				id, i, err = idValue(s, i)
-			case i >= len(d):
-				return i, s.Syntax(i, "unexpected end")
-			case d[i] == '"':
-				i, _, err = s.Str(i)
-			case d[i] == 'n' && len(d)-i >= 4 && string(d[i:i+4]) == "null":
-				i += 4
-			default:
-				i, err = s.Value(i, 3)
-			}
-			if err != nil {
-				return i, err
-			}
-			if i = s.WS(i); i >= len(d) {
-				return i, s.Syntax(i, "unterminated object")
-			}
-			if d[i] == '}' {
-				i++
-				break
-			}
-			if d[i] != ',' {
-				return i, s.Syntax(i, "',' or '}' expected")
-			}
-			i = s.WS(i + 1)
+	i, err := s.Object(v, 3, func(key []byte, at int) (int, error) {
+		switch {
+		case string(key) == "id":
+			var end int
+			var err error
+			id, end, err = idValue(s, at)
+			return end, err
+		case at < len(d) && d[at] == '"':
+			end, _, err := s.Str(at)
+			return end, err
+		case len(d)-at >= 4 && string(d[at:at+4]) == "null":
+			return at + 4, nil
 		}
+		return s.Value(at, 3)
+	})
+	if err != nil {
+		return i, err
 	}
 	if id.start < 0 || id.end == id.start {
 		return i, s.Syntax(v, fmt.Sprintf("item %d has no id (a non-empty string or a number)", len(pd.tasks)))
