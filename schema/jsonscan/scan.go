@@ -316,7 +316,7 @@ func (s *Scanner) Array(i, depth int, each func(v int) (int, error)) (int, error
 	}
 }
 
-// Integer reads the JSON number v..end as a non-negative int that fits in 53 bits.
+// Integer reads the JSON number b as a non-negative int that fits in 53 bits.
 func Integer(b []byte) (int, bool) {
 	if len(b) == 0 || len(b) > 15 {
 		return 0, false
