@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -61,7 +63,12 @@ type scaleBroker interface {
 	count(ctx context.Context) (int, error)
 	sample(ctx context.Context, n int) ([][]byte, error)
 	plain(ctx context.Context, bodies [][]byte, n int) (time.Duration, error)
+	floor(ctx context.Context, name string, bodies [][]byte, list listFunc) (time.Duration, error)
 }
+
+// listFunc lists the tenant and calls fn with the number of tasks of each page, as the
+// pages arrive (one call at a time).
+type listFunc func(ctx context.Context, fn func(tasks int)) error
 
 func benchScale(b *testing.B, n int, sink string) {
 	dir := b.TempDir()
@@ -177,10 +184,20 @@ log: {level: %s}
 	if err != nil {
 		b.Fatal(err)
 	}
+	floor, err := br.floor(ctx, "floor", bodies, lister(url, key))
+	if err != nil {
+		b.Fatal(err)
+	}
+	durableFloor, err := br.floor(ctx, "durable", bodies, durable(lister(url, key), filepath.Join(dir, "floor.log"), bodies))
+	if err != nil {
+		b.Fatal(err)
+	}
 	cycleCPU := median(cpus) // /proc counts 10 ms ticks: the smallest figure would flatter
 	b.ReportMetric(firstSync.Seconds(), "first_sync_s")
 	b.ReportMetric(plain.Seconds()/firstSync.Seconds(), "x_plain_publisher")
 	b.ReportMetric(listing.Seconds(), "listing_only_s")
+	b.ReportMetric(plain.Seconds()/floor.Seconds(), "x_plain_floor")
+	b.ReportMetric(plain.Seconds()/durableFloor.Seconds(), "x_plain_durable_floor")
 	b.ReportMetric(cycleCPU, "unchanged_cycle_cpu_s")
 	b.ReportMetric(float64(n)/cycleCPU, "unchanged_tasks/cpu_s")
 	b.ReportMetric(rss/1024, "rss_MB")
@@ -192,6 +209,87 @@ log: {level: %s}
 		cycleCPU, cpus, float64(n)/cycleCPU, rss/1024, anon/1024, file/1024, peak/1024, float64(st.Size())/(1<<20))
 	b.Logf("reading the same tasks and nothing else (the relay's Reten client, concurrency 16) took %.2fs, %.2fx the plain publisher's time",
 		listing.Seconds(), listing.Seconds()/plain.Seconds())
+	b.Logf("the floor of any first sync, reading the tasks and publishing a message for each as its page arrives with the plain publisher, keeping nothing, no process to start: %.2fs = %.2fx the plain publisher",
+		floor.Seconds(), plain.Seconds()/floor.Seconds())
+	b.Logf("the same with each message's bytes written to a file and fsynced before it is published (each page written as it arrives, one fsync for every page written meanwhile): %.2fs = %.2fx the plain publisher",
+		durableFloor.Seconds(), plain.Seconds()/durableFloor.Seconds())
+}
+
+// lister lists the tenant with the relay's Reten client and its first sync's options.
+func lister(url, key string) listFunc {
+	return func(ctx context.Context, fn func(int)) error {
+		c, err := reten.New(reten.Config{BaseURL: url, APIKey: reten.NewAPIKey(key), Timeout: 30 * time.Second})
+		if err != nil {
+			return err
+		}
+		_, err = c.StreamTasks(ctx, schema.ListOptions{PageSize: 100, Concurrency: 16}, func(_ int, ts []schema.Task) error {
+			fn(len(ts))
+			return nil
+		})
+		return err
+	}
+}
+
+// durable wraps list so that a page's tasks are announced only once a message body for
+// each is in the file at path and fsynced, as an outbox must be before it publishes. Each
+// page is written as it arrives; one goroutine fsyncs over and over, and each fsync
+// releases every page written before it (group commit).
+func durable(list listFunc, path string, bodies [][]byte) listFunc {
+	return func(ctx context.Context, fn func(int)) error {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		var (
+			mu      sync.Mutex
+			arrived = sync.NewCond(&mu)
+			written int
+			listed  bool
+			buf     []byte
+			i       int
+		)
+		listErr := make(chan error, 1)
+		go func() {
+			var writeErr error
+			err := list(ctx, func(k int) {
+				buf = buf[:0]
+				for range k {
+					buf = append(buf, bodies[i%len(bodies)]...)
+					i++
+				}
+				if _, err := f.Write(buf); err != nil {
+					writeErr = cmp.Or(writeErr, err)
+				}
+				mu.Lock()
+				written += k
+				arrived.Signal()
+				mu.Unlock()
+			})
+			mu.Lock()
+			listed = true
+			arrived.Signal()
+			mu.Unlock()
+			listErr <- cmp.Or(err, writeErr)
+		}()
+		announced := 0
+		for {
+			mu.Lock()
+			for written == announced && !listed {
+				arrived.Wait()
+			}
+			k, done := written-announced, listed && written == announced
+			mu.Unlock()
+			if done {
+				return <-listErr
+			}
+			if err := f.Sync(); err != nil {
+				return err
+			}
+			fn(k)
+			announced += k
+		}
+	}
 }
 
 // listOnly reads every task with the relay's Reten client and its first sync's options,
@@ -398,12 +496,27 @@ func (n *natsBroker) sample(ctx context.Context, k int) ([][]byte, error) {
 // plain publishes n messages (bodies in turn, unique ids, the relay's headers) with
 // JetStream's async publisher into a stream of their own, and waits for every ack.
 func (n *natsBroker) plain(ctx context.Context, bodies [][]byte, count int) (time.Duration, error) {
+	return n.publish(ctx, "PLAIN", bodies, func(ctx context.Context, fn func(int)) error {
+		fn(count)
+		return nil
+	})
+}
+
+// floor publishes a message for each listed task as its page arrives, into a stream of
+// its own (the same ids in one stream would be dropped as duplicates).
+func (n *natsBroker) floor(ctx context.Context, name string, bodies [][]byte, list listFunc) (time.Duration, error) {
+	return n.publish(ctx, strings.ToUpper(name), bodies, list)
+}
+
+// publish publishes the messages list announces into a new stream and waits for every ack.
+func (n *natsBroker) publish(ctx context.Context, stream string, bodies [][]byte, list listFunc) (time.Duration, error) {
 	js, nc, err := n.js()
 	if err != nil {
 		return 0, err
 	}
 	defer nc.Close()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "PLAIN", Subjects: []string{"plain.>"}}); err != nil {
+	subject := strings.ToLower(stream) + ".tasks.created.SALESMAN"
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: []string{strings.ToLower(stream) + ".>"}}); err != nil {
 		return 0, err
 	}
 	pub, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
@@ -411,16 +524,22 @@ func (n *natsBroker) plain(ctx context.Context, bodies [][]byte, count int) (tim
 		return 0, err
 	}
 	start := time.Now()
-	for i := range count {
-		m := nats.NewMsg("plain.tasks.created.SALESMAN")
-		m.Data = bodies[i%len(bodies)]
-		m.Header.Set("Nats-Msg-Id", strconv.Itoa(i))
-		for _, h := range []string{"ce_specversion", "ce_type", "ce_source", "ce_subject", "ce_id", "content-type"} {
-			m.Header.Set(h, "x")
+	i := 0
+	var pubErr error
+	err = list(ctx, func(k int) {
+		for ; k > 0 && pubErr == nil; k-- {
+			m := nats.NewMsg(subject)
+			m.Data = bodies[i%len(bodies)]
+			m.Header.Set("Nats-Msg-Id", strconv.Itoa(i))
+			for _, h := range []string{"ce_specversion", "ce_type", "ce_source", "ce_subject", "ce_id", "content-type"} {
+				m.Header.Set(h, "x")
+			}
+			_, pubErr = pub.PublishMsgAsync(m, jetstream.WithStallWait(time.Minute))
+			i++
 		}
-		if _, err := pub.PublishMsgAsync(m, jetstream.WithStallWait(time.Minute)); err != nil {
-			return 0, err
-		}
+	})
+	if err = cmp.Or(err, pubErr); err != nil {
+		return 0, err
 	}
 	select {
 	case <-pub.PublishAsyncComplete():
@@ -481,15 +600,11 @@ func (k *kafkaBroker) sample(ctx context.Context, n int) ([][]byte, error) {
 // plain writes n records (bodies in turn, the relay's headers) with one call of a plain
 // kafka-go Writer with acks=all.
 func (k *kafkaBroker) plain(ctx context.Context, bodies [][]byte, count int) (time.Duration, error) {
-	w := &kafka.Writer{Addr: kafka.TCP(k.k.Brokers()...), Topic: "plain", RequiredAcks: kafka.RequireAll,
-		BatchSize: 1000, BatchTimeout: 5 * time.Millisecond, AllowAutoTopicCreation: true}
+	w := k.writer("plain")
 	defer w.Close()
 	msgs := make([]kafka.Message, count)
 	for i := range msgs {
-		msgs[i] = kafka.Message{Key: []byte(strconv.Itoa(i)), Value: bodies[i%len(bodies)]}
-		for _, h := range []string{"ce_specversion", "ce_type", "ce_source", "ce_subject", "ce_id", "content-type"} {
-			msgs[i].Headers = append(msgs[i].Headers, kafka.Header{Key: h, Value: []byte("x")})
-		}
+		msgs[i] = benchRecord(bodies, i)
 	}
 	// The topic exists once the first record is in; time the rest.
 	if err := w.WriteMessages(ctx, msgs[0]); err != nil {
@@ -500,4 +615,63 @@ func (k *kafkaBroker) plain(ctx context.Context, bodies [][]byte, count int) (ti
 		return 0, err
 	}
 	return time.Since(start), nil
+}
+
+// floor writes a record for each listed task as its page arrives, with the same Writer,
+// a call per thousand records, the calls at once.
+func (k *kafkaBroker) floor(ctx context.Context, name string, bodies [][]byte, list listFunc) (time.Duration, error) {
+	w := k.writer(name)
+	defer w.Close()
+	if err := w.WriteMessages(ctx, benchRecord(bodies, 0)); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	write := func(msgs []kafka.Message) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := w.WriteMessages(ctx, msgs...); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	var batch []kafka.Message
+	i := 0
+	err := list(ctx, func(k int) {
+		for ; k > 0; k-- {
+			batch = append(batch, benchRecord(bodies, i))
+			i++
+			if len(batch) == 1000 {
+				write(batch)
+				batch = nil
+			}
+		}
+	})
+	if len(batch) > 0 {
+		write(batch)
+	}
+	wg.Wait()
+	if err = errors.Join(append(errs, err)...); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+func (k *kafkaBroker) writer(topic string) *kafka.Writer {
+	return &kafka.Writer{Addr: kafka.TCP(k.k.Brokers()...), Topic: topic, RequiredAcks: kafka.RequireAll,
+		BatchSize: 1000, BatchTimeout: 5 * time.Millisecond, AllowAutoTopicCreation: true}
+}
+
+// benchRecord is record i of a plain publisher: bodies in turn, the relay's headers.
+func benchRecord(bodies [][]byte, i int) kafka.Message {
+	m := kafka.Message{Key: []byte(strconv.Itoa(i)), Value: bodies[i%len(bodies)]}
+	for _, h := range []string{"ce_specversion", "ce_type", "ce_source", "ce_subject", "ce_id", "content-type"} {
+		m.Headers = append(m.Headers, kafka.Header{Key: h, Value: []byte("x")})
+	}
+	return m
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -46,8 +47,8 @@ func childMain(args []string) int {
 	if cfg == nil {
 		return code
 	}
-	log, _ := newLogger(os.Stdout, "info", "json")
-	serveProfiles(ctx, os.LookupEnv, log) // benchmarks: profile the relay alone
+	log, _ := newLogger(os.Stdout, cmp.Or(os.Getenv("RETEN_BENCH_LOG"), "info"), "json") // not the config's: tests wait for info lines
+	serveProfiles(ctx, os.LookupEnv, log)                                                // benchmarks: profile the relay alone
 	var opts appOptions
 	if at := os.Getenv("RETEN_RELAY_CRASH_AT"); at != "" {
 		point, nth, _ := strings.Cut(at, ":")
