@@ -14,9 +14,11 @@ import (
 
 // Drain tuning.
 const (
-	// flightsInFlight is how many batches one sink may have unconfirmed at once: three
-	// batches of 1,000 keep a broker busy while the acks of the first come back.
-	flightsInFlight = 3
+	// flightsInFlight is how many batches one sink may have unconfirmed at once. kafka-go
+	// writes one produce request per partition at a time, and with three batches of 1,000
+	// in flight its writer idled between one's ack and the next call: 30,000 1.4 KB
+	// messages into kfake went at ~250,000/s with three and 390,000-530,000/s with eight.
+	flightsInFlight = 8
 	// ackGroup is how many confirmed messages are removed from the outbox in one
 	// transaction: fewer fsyncs, at the price of re-publishing (same ids) up to this many
 	// after a crash.
