@@ -176,7 +176,9 @@ log: {level: %s}
 	if err != nil {
 		b.Fatal(err)
 	}
+	plainCPU := selfCPU()
 	plain, err := br.plain(ctx, bodies, n)
+	plainCPU = selfCPU() - plainCPU
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -207,6 +209,8 @@ log: {level: %s}
 	b.Logf("%d tasks to %s: first sync %.1fs (%.1f CPU-s, peak RSS %.0f MB) vs plain publisher %.1fs = %.2fx; unchanged cycle %.2f CPU-s (%v) = %.0f tasks/CPU-s; RSS %.0f MB (anonymous %.0f, file %.0f), peak %.0f MB; state %.0f MB",
 		n, b.Name(), firstSync.Seconds(), syncCPU, peakAfterSync/1024, plain.Seconds(), plain.Seconds()/firstSync.Seconds(),
 		cycleCPU, cpus, float64(n)/cycleCPU, rss/1024, anon/1024, file/1024, peak/1024, float64(st.Size())/(1<<20))
+	b.Logf("the plain publisher took %.2fs and %.2f CPU-s in this process (its client and the broker; the relay's first sync: %.2f CPU-s in the broker and benchmark, %.2f in the relay)",
+		plain.Seconds(), plainCPU, selfSyncCPU, syncCPU)
 	b.Logf("reading the same tasks and nothing else (the relay's Reten client, concurrency 16) took %.2fs, %.2fx the plain publisher's time",
 		listing.Seconds(), listing.Seconds()/plain.Seconds())
 	b.Logf("the floor of any first sync, reading the tasks and publishing a message for each as its page arrives with the plain publisher, keeping nothing, no process to start: %.2fs = %.2fx the plain publisher",
