@@ -68,6 +68,9 @@ type StateCommit struct {
 	Meta StateMeta
 	// DropLegacyOutbox removes an older version's outbox (its events are in Events).
 	DropLegacyOutbox bool
+	// More says that more commits of the same listing follow (a chunk of a large one):
+	// a store may keep the entries of new tasks aside until a commit without it.
+	More bool
 }
 
 // OutboxEvent is one encoded event and the messages it becomes, routed at commit time so

@@ -20,6 +20,17 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	var run *runBuilder
+	if toRun(c) {
+		run = &runBuilder{}
+	} else if has, err := s.hasRuns(); err != nil || has {
+		if err == nil {
+			err = s.mergeRuns(mergeBatch)
+		}
+		if err != nil {
+			return fmt.Errorf("commit %d entries and %d events: %w", len(c.Entries), len(c.Events), err)
+		}
+	}
 	seqs := make([]uint64, len(c.Events))
 	err := s.update(func(tx *bolt.Tx) error {
 		evs, queues := tx.Bucket(bucketEvents), tx.Bucket(bucketQueues)
@@ -66,8 +77,13 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 				}
 			}
 		}
-		if err := putEntries(tx, c.Entries, c.Drop, inEvents); err != nil {
+		if err := putEntries(tx, c.Entries, c.Drop, inEvents, run); err != nil {
 			return err
+		}
+		if run != nil {
+			if err := putRun(tx, run); err != nil {
+				return err
+			}
 		}
 		if c.DropLegacyOutbox {
 			if err := dropLegacyOutbox(tx); err != nil {
@@ -107,11 +123,28 @@ func versionIn(ev tasks.OutboxEvent, seq uint64, entries []tasks.EntryUpdate, fi
 	return verRef{seq: seq, inEvent: true, off: off, n: n}, i, true
 }
 
-// putEntries writes the snapshot entries. A new published JSON is found in this commit's
-// events (inEvents, by entry) or else appended to versions (see the package doc); the
-// task's earlier version is deleted, or, while an event that holds it is still queued,
-// left to Ack.
-func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvents []verRef) error {
+// putRun appends run to the runs.
+func putRun(tx *bolt.Tx, run *runBuilder) error {
+	runs, err := tx.CreateBucketIfNotExists(bucketRuns)
+	if err != nil {
+		return err
+	}
+	runs.FillPercent = appendFill
+	seq, err := runs.NextSequence()
+	if err != nil {
+		return fmt.Errorf("next run sequence: %w", err)
+	}
+	if err := runs.Put(seqKey(seq), run.encode()); err != nil {
+		return fmt.Errorf("put run of %d snapshot entries: %w", len(run.ids), err)
+	}
+	return nil
+}
+
+// putEntries writes the snapshot entries, into run when it is not nil (every entry is
+// new: see toRun). A new published JSON is found in this commit's events (inEvents, by
+// entry) or else appended to versions (see the package doc); the task's earlier version
+// is deleted, or, while an event that holds it is still queued, left to Ack.
+func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvents []verRef, run *runBuilder) error {
 	snap, vers, legacy := tx.Bucket(bucketSnapshot), tx.Bucket(bucketVersions), tx.Bucket(bucketPublished)
 	evs, queues := tx.Bucket(bucketEvents), tx.Bucket(bucketQueues)
 	vers.FillPercent = appendFill
@@ -177,6 +210,10 @@ func putEntries(tx *bolt.Tx, entries []tasks.EntryUpdate, drop []string, inEvent
 			if err := forget(k, old); err != nil {
 				return err
 			}
+		}
+		if run != nil {
+			run.add(u.ID, appendSnap(mem.make(snapSize), u.Entry, ref))
+			continue
 		}
 		if err := snap.Put(k, appendSnap(mem.make(snapSize), u.Entry, ref)); err != nil {
 			return fmt.Errorf("put snapshot entry %s: %w", u.ID, err)

@@ -16,6 +16,7 @@
 package state
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -89,7 +90,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("open state %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketSnapshot, bucketPublished, bucketVersions, bucketEvents, bucketQueues, bucketMeta} {
+		for _, b := range [][]byte{bucketSnapshot, bucketPublished, bucketVersions, bucketEvents, bucketQueues, bucketMeta, bucketRuns} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -182,14 +183,50 @@ func (s *Store) LoadIndex(ctx context.Context, fn func(id string, e tasks.Entry)
 		return err
 	}
 	return s.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketSnapshot).ForEach(func(k, v []byte) error {
+		runs, err := readRuns(tx)
+		if err != nil {
+			return err
+		}
+		rc, err := newRunCursor(runs, nil)
+		if err != nil {
+			return err
+		}
+		emit := func(k, v []byte) error {
 			e, _, err := decodeSnap(v)
 			if err != nil {
 				return fmt.Errorf("snapshot entry %q: %w", k, err)
 			}
 			fn(string(k), e)
 			return nil
-		})
+		}
+		// The snapshot bucket and the runs: merged in id order. An id in both was being
+		// merged when the relay stopped, and both records are the same.
+		rk, rv, err := rc.next()
+		if err != nil {
+			return err
+		}
+		c := tx.Bucket(bucketSnapshot).Cursor()
+		for k, v := c.First(); k != nil || rk != nil; {
+			if rk == nil || k != nil && bytes.Compare(k, rk) <= 0 {
+				if err := emit(k, v); err != nil {
+					return err
+				}
+				if rk != nil && bytes.Equal(k, rk) {
+					if rk, rv, err = rc.next(); err != nil {
+						return err
+					}
+				}
+				k, v = c.Next()
+				continue
+			}
+			if err := emit(rk, rv); err != nil {
+				return err
+			}
+			if rk, rv, err = rc.next(); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
@@ -200,10 +237,17 @@ func (s *Store) LoadPublished(ctx context.Context, ids []string) (map[string][]b
 	}
 	out := make(map[string][]byte, len(ids))
 	err := s.view(func(tx *bolt.Tx) error {
-		snap, vers, legacy := tx.Bucket(bucketSnapshot), tx.Bucket(bucketVersions), tx.Bucket(bucketPublished)
+		snap, err := newSnapshotView(tx)
+		if err != nil {
+			return err
+		}
+		vers, legacy := tx.Bucket(bucketVersions), tx.Bucket(bucketPublished)
 		evs := tx.Bucket(bucketEvents)
 		for _, id := range ids {
-			sv := snap.Get([]byte(id))
+			sv, err := snap.get([]byte(id))
+			if err != nil {
+				return fmt.Errorf("snapshot entry %q: %w", id, err)
+			}
 			if sv == nil {
 				continue
 			}

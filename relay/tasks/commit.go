@@ -20,13 +20,16 @@ type chunker struct {
 	start  time.Time
 	rep    *CycleReport
 	done   chan chunkResult // nil when no chunk is in flight
+	// chunked: a chunk of the listing was committed (Commit.More).
+	chunked bool
 }
 
 type chunkResult struct {
-	pl       *plan
-	events   []OutboxEvent
-	unrouted int
-	err      error
+	pl        *plan
+	events    []OutboxEvent
+	unrouted  int
+	committed bool
+	err       error
 }
 
 // outboxBacklog is how many messages may wait for a sink before the next chunk of a large
@@ -60,12 +63,12 @@ func (c *chunker) submit(pl *plan) error {
 	c.done = done
 	go func() {
 		began := time.Now()
-		events, unrouted, err := c.p.write(c.ctx, pl, c.router, c.start)
+		events, unrouted, committed, err := c.p.write(c.ctx, pl, c.router, c.start)
 		if err == nil && len(pl.updates) > 0 {
 			c.p.log.Debug().Int("tasks", len(pl.updates)).Int("events", len(events)).
 				Dur("took", time.Since(began)).Msg("chunk committed")
 		}
-		done <- chunkResult{pl: pl, events: events, unrouted: unrouted, err: err}
+		done <- chunkResult{pl: pl, events: events, unrouted: unrouted, committed: committed, err: err}
 	}()
 	return nil
 }
@@ -81,6 +84,7 @@ func (c *chunker) wait() error {
 		return r.err
 	}
 	c.p.applied(r.pl, r.events, r.unrouted, c.rep)
+	c.chunked = c.chunked || r.pl.more && r.committed
 	if c.walk != nil {
 		// The index has these tasks now, marked as seen by this walk, and tells a task
 		// listed again: the walk need not remember them (a million ids in a first sync).
@@ -91,19 +95,20 @@ func (c *chunker) wait() error {
 	return nil
 }
 
-// write encodes, routes and commits a plan (nothing when it changes nothing).
-func (p *Poller) write(ctx context.Context, pl *plan, router relay.Router, start time.Time) ([]OutboxEvent, int, error) {
-	if len(pl.updates) == 0 && len(pl.drop) == 0 && pl.meta == p.meta {
-		return nil, 0, nil
+// write encodes, routes and commits a plan (nothing when it changes nothing) and says
+// whether it committed.
+func (p *Poller) write(ctx context.Context, pl *plan, router relay.Router, start time.Time) ([]OutboxEvent, int, bool, error) {
+	if len(pl.updates) == 0 && len(pl.drop) == 0 && pl.meta == p.meta && !pl.closing {
+		return nil, 0, false, nil
 	}
 	pl.sortUpdates()
 	events, unrouted, err := p.buildEvents(ctx, pl, router, start.UTC().Truncate(time.Millisecond))
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
-	c := Commit{Entries: pl.updates, Drop: pl.drop, Events: events, Meta: pl.meta}
+	c := Commit{Entries: pl.updates, Drop: pl.drop, Events: events, Meta: pl.meta, More: pl.more}
 	if err := p.cfg.Store.Commit(ctx, c); err != nil {
-		return nil, 0, fmt.Errorf("commit snapshot and outbox: %w", err)
+		return nil, 0, false, fmt.Errorf("commit snapshot and outbox: %w", err)
 	}
 	// The bytes are in the store now: let them go while the walk fills the next chunk
 	// (a chunk's tasks and events are ~50 MB that would otherwise live until it is applied).
@@ -117,7 +122,7 @@ func (p *Poller) write(ctx context.Context, pl *plan, router relay.Router, start
 		pl.updates[i].Published = nil
 	}
 	pl.changes = nil
-	return events, unrouted, nil
+	return events, unrouted, true, nil
 }
 
 // applied makes a committed plan the new index and counts its events, then wakes the

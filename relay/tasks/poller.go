@@ -131,7 +131,11 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 	// bounded and the sinks publish while the walk goes on. Every chunk is facts: tasks
 	// created or changed.
 	chunks := &chunker{p: p, walk: w, ctx: ctx, router: router, start: start, rep: rep}
-	w.flush = func() error { return chunks.submit(w.plan(p.meta, emitCreated)) }
+	w.flush = func() error {
+		pl := w.plan(p.meta, emitCreated)
+		pl.more = true
+		return chunks.submit(pl)
+	}
 	opts := p.cfg.List
 	opts.Progress = p.progress.callback(p, opts.Progress)
 	p.progress.begin(p.cfg.Now())
@@ -152,6 +156,7 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 	}
 	// Tasks seen are facts even when the listing did not cover every page.
 	pl := w.plan(p.meta, emitCreated)
+	pl.closing = chunks.chunked
 	if covered {
 		p.planDeletes(ctx, w, pl)
 		pl.meta.Synced = true
