@@ -78,6 +78,8 @@ type appOptions struct {
 	simStatePath string
 	// taskHooks are crash-test seams of the poller.
 	taskHooks tasks.Hooks
+	// taskChunk is tasks.Config.ChunkSize (0: its default); tests make it small.
+	taskChunk int
 	// onCycle is told about every poll cycle (the demo prints them).
 	onCycle func(tasks.CycleReport, error)
 	// onSettled is told about every settled result message (the demo prints them).
@@ -250,6 +252,7 @@ func (a *app) buildTasks(ctx context.Context, cfg *config.Config, opts appOption
 		Metrics:      a.metrics,
 		Health:       a.health,
 		Hooks:        opts.taskHooks,
+		ChunkSize:    opts.taskChunk,
 		OnCycle:      opts.onCycle,
 	}
 	if tc.StateBucket() != "" {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/reten/reten-relay/relay/relaytest"
 	"github.com/reten/reten-relay/schema"
 	"github.com/reten/reten-relay/sources/reten/retensim"
@@ -23,7 +27,7 @@ import (
 // TestMain lets a test run this test binary as the relay itself, so crash tests can kill a
 // real process: RETEN_RELAY_AS_MAIN holds the arguments of `run`, RETEN_RELAY_CRASH_AT a
 // point where the relay stops dead ("after-commit:N" or "after-publish:N", the Nth time),
-// prints CRASHPOINT and waits to be killed.
+// prints CRASHPOINT and waits to be killed; RETEN_RELAY_CHUNK_SIZE sets the tasks chunk.
 func TestMain(m *testing.M) {
 	if args := os.Getenv("RETEN_RELAY_AS_MAIN"); args != "" {
 		if dir := os.Getenv("RETEN_BENCH_PROFILE"); dir != "" {
@@ -50,6 +54,7 @@ func childMain(args []string) int {
 	log, _ := newLogger(os.Stdout, cmp.Or(os.Getenv("RETEN_BENCH_LOG"), "info"), "json") // not the config's: tests wait for info lines
 	serveProfiles(ctx, os.LookupEnv, log)                                                // benchmarks: profile the relay alone
 	var opts appOptions
+	opts.taskChunk, _ = strconv.Atoi(os.Getenv("RETEN_RELAY_CHUNK_SIZE"))
 	if at := os.Getenv("RETEN_RELAY_CRASH_AT"); at != "" {
 		point, nth, _ := strings.Cut(at, ":")
 		n, _ := strconv.Atoi(nth)
@@ -191,4 +196,84 @@ func TestCrash_ResultsKilledMidStreamLoseNothing(t *testing.T) {
 	}
 	t.Logf("killed after %d of %d results; %d duplicates answered 409 after the restart",
 		atKill, len(tasks), r.sim.Responses(retensim.EndpointSubmit, 409))
+}
+
+// A first sync of several chunks keeps the snapshot entries of its new tasks aside until
+// its last commit (relay/state's runs). Killed after its first chunks, before that
+// commit, the relay starts again from the runs: every task reaches the stream exactly
+// once as created (a re-published event has its id, and the stream drops the copy), and
+// a task of the first chunk changed meanwhile is updated from the version it was created
+// with.
+func TestCrash_AFirstSyncKilledBetweenChunksCreatesEachTaskOnce(t *testing.T) {
+	const n, chunk = 2_500, "RETEN_RELAY_CHUNK_SIZE=1000" // two and a half chunks
+	e := newE2E(t, retensim.WithTasks(n))
+	path := e.configFile("")
+	// One batch confirmed: the listing's last commit waits until the sink confirmed all
+	// but a chunk of the first two chunks' events, so it has not happened yet.
+	first := startChild(t, path, "after-publish:1", chunk)
+	first.waitFor(t, "the crash point", "CRASHPOINT")
+	first.kill()
+	changed := e.sim.Tasks()[0] // listed first: in the first chunk
+	createdAs, _ := json.Marshal(changed)
+	e.sim.UpdateTask(changed.ID, func(t *retensim.Task) { t.Status = "COMPLETED" })
+	second := startChild(t, path, "", chunk)
+	second.waitFor(t, "a cycle after the restart", `"message":"tasks cycle"`)
+
+	nc, err := nats.Connect(e.nats.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var msgs uint64
+	relaytest.WaitFor(t, e2eWait, "every task's event in the stream", func() bool {
+		s, err := js.Stream(ctx, taskStream)
+		if err != nil {
+			return false
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			return false
+		}
+		msgs = info.State.Msgs
+		return msgs >= n+1
+	})
+	c, err := js.OrderedConsumer(ctx, taskStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := map[string]int{}
+	for range msgs {
+		m, err := c.Next(jetstream.FetchMaxWait(10 * time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev schema.Event
+		if err := json.Unmarshal(m.Data(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case ev.Data.Op == schema.OpCreated:
+			created[ev.Subject]++
+		case ev.Data.Op == schema.OpUpdated && ev.Subject == changed.ID:
+			if !jsonEqual(string(ev.Data.Previous), string(createdAs)) {
+				t.Fatalf("updated %s: previous %s, want the version it was created with, %s", ev.Subject, ev.Data.Previous, createdAs)
+			}
+		default:
+			t.Fatalf("%s event for %s; only %s changed", ev.Data.Op, ev.Subject, changed.ID)
+		}
+	}
+	if msgs != n+1 {
+		t.Fatalf("%d events in the stream, want %d created and 1 updated", msgs, n)
+	}
+	for _, task := range e.sim.Tasks() {
+		if created[task.ID] != 1 {
+			t.Fatalf("task %s created %d times, want once (%d events in the stream)", task.ID, created[task.ID], msgs)
+		}
+	}
 }

@@ -49,12 +49,13 @@ func (s *gatedSink) count() int {
 // wait, so the outbox (and the state file) does not take the whole tenant. When the sink
 // confirms, the rest follows.
 func TestPoller_LargeListingWaitsForTheSinksBacklog(t *testing.T) {
-	const n, chunk = 25_000, 10_000 // two and a half chunks (tasks.chunkSize)
+	const n, chunk = 2_500, 1_000 // two and a half chunks
 	sink := &gatedSink{open: make(chan struct{})}
 	var pages atomic.Int64
 	var log relaytest.LogBuffer
 	e := newEnv(t, func(c *tasks.Config) {
 		c.Sinks = map[string]relay.Sink{"nats": sink}
+		c.ChunkSize = chunk
 		c.List.Progress = func(done, _ int) { pages.Store(int64(done)) }
 		c.Logger = zerolog.New(&log).Level(zerolog.DebugLevel)
 	})

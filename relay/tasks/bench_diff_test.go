@@ -63,7 +63,7 @@ func BenchmarkDiffUnchanged(b *testing.B) {
 	runtime.ReadMemStats(&before)
 	b.ResetTimer()
 	for b.Loop() {
-		w := newWalk(p.idx)
+		w := newWalk(p.idx, defaultChunkSize)
 		for lo := 0; lo < len(listing); lo += 100 {
 			if err := w.page(lo/100+1, listing[lo:lo+100]); err != nil {
 				b.Fatal(err)

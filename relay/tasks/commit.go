@@ -32,12 +32,11 @@ type chunkResult struct {
 	err       error
 }
 
-// outboxBacklog is how many messages may wait for a sink before the next chunk of a large
-// listing waits for its drain. Without it a first sync commits faster than a broker
-// confirms and the outbox holds the whole tenant: a million events in the state file, in
-// the page cache and mapped into the process. With it the outbox stays within two chunks
-// and the pages freed by acknowledged messages are reused.
-const outboxBacklog = chunkSize
+// The next chunk of a large listing waits while a sink has more than a chunk's messages
+// to confirm. Without that a first sync commits faster than a broker confirms and the
+// outbox holds the whole tenant: a million events in the state file, in the page cache
+// and mapped into the process. With it the outbox stays within two chunks and the pages
+// freed by acknowledged messages are reused.
 
 // submit waits for the chunk in flight and, while Run's drainers publish, for the sinks to
 // work off their backlog; then it starts writing pl.
@@ -51,12 +50,12 @@ func (c *chunker) submit(pl *plan) error {
 				c.p.log.Debug().Str("sink", d.name).Int("waiting", pending).
 					Msg("listing waits for the sink to confirm its backlog")
 			}
-			if err := d.waitBelow(c.ctx, outboxBacklog, waiting); err != nil {
+			if err := d.waitBelow(c.ctx, c.p.cfg.ChunkSize, waiting); err != nil {
 				return err
 			}
 		}
 	}
-	if len(pl.updates) >= chunkSize/2 {
+	if len(pl.updates) >= c.p.cfg.ChunkSize/2 {
 		c.p.gc.raise() // a large listing
 	}
 	done := make(chan chunkResult, 1)

@@ -28,8 +28,12 @@ type Config struct {
 	// Backoff paces the retries of a failed or incomplete cycle.
 	Backoff Backoff
 	// PublishBatch is how many queued messages one Publish call gets; a sink has up to
-	// three such batches unconfirmed at once. Default: 1000.
+	// eight such batches unconfirmed at once. Default: 1000.
 	PublishBatch int
+	// ChunkSize is how many new or changed tasks a listing commits at a time while it goes
+	// on; the next chunk waits while a sink has more than this many messages to confirm.
+	// Default: 10,000.
+	ChunkSize int
 	// TombstoneTTL is how long a deleted task's tombstone (its change number) is kept.
 	// A task re-created after that starts its change numbers again, so its event ids may
 	// repeat ids published before: keep it longer than any consumer's or broker's
@@ -133,6 +137,9 @@ func (c *Config) setDefaults() {
 	if c.PublishBatch == 0 {
 		c.PublishBatch = 1000
 	}
+	if c.ChunkSize == 0 {
+		c.ChunkSize = defaultChunkSize
+	}
 	if c.TombstoneTTL == 0 {
 		c.TombstoneTTL = DefaultTombstoneTTL
 	}
@@ -168,6 +175,9 @@ func (c *Config) validate() error {
 	}
 	if c.Backoff.Initial < 0 || c.Backoff.Max < c.Backoff.Initial {
 		return bad("backoff needs 0 < initial <= max, got initial %s max %s", c.Backoff.Initial, c.Backoff.Max)
+	}
+	if c.ChunkSize < 0 {
+		return bad("chunk size must be > 0, got %d", c.ChunkSize)
 	}
 	if c.PublishBatch < 0 {
 		return bad("publish batch must be > 0, got %d", c.PublishBatch)

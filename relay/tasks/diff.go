@@ -22,15 +22,16 @@ type walk struct {
 	jumps   int // known tasks whose slot did not follow the previous one's
 	lastHit int32
 	hash    hasher
-	// flush, when set, is called with chunkSize tasks found: it plans and commits them.
+	// flush, when set, is called with chunk tasks found: it plans and commits them.
 	flush func() error
+	chunk int
 }
 
-// chunkSize is how many found tasks a walk keeps before it commits them. A chunk's tasks,
+// defaultChunkSize is how many found tasks a walk keeps before it commits them (Config.ChunkSize). A chunk's tasks,
 // events and records are the bulk of a first sync's heap: 20,000 took the relay to 330 MB
 // peak RSS and 100,000 page faults per 100,000 tasks; 10,000 to 215 MB and 75,000, for
 // 0.2 CPU-s less; 5,000 cost more in commits than it saved.
-const chunkSize = 10_000
+const defaultChunkSize = 10_000
 
 // found is a listed task that is new, changed, or back from suspicion.
 type found struct {
@@ -43,9 +44,9 @@ type found struct {
 	content [32]byte
 }
 
-func newWalk(ix *index) *walk {
+func newWalk(ix *index, chunk int) *walk {
 	ix.cycle++
-	return &walk{ix: ix, cyc: ix.cycle, seenNew: make(map[string]struct{})}
+	return &walk{ix: ix, cyc: ix.cycle, seenNew: make(map[string]struct{}), chunk: chunk}
 }
 
 // page is the schema.PageFunc of the walk. Pages may come in any order; a task listed
@@ -113,7 +114,7 @@ func (w *walk) page(pageNo int, ts []schema.Task) error {
 		}
 		w.found = append(w.found, f)
 	}
-	if w.flush != nil && len(w.found) >= chunkSize {
+	if w.flush != nil && len(w.found) >= w.chunk {
 		return w.flush()
 	}
 	return nil

@@ -84,7 +84,7 @@ func TestWalk_HintsNeverHideAChange(t *testing.T) {
 	}
 	list := func(ts ...schema.Task) (changed []string) {
 		t.Helper()
-		w := newWalk(ix)
+		w := newWalk(ix, defaultChunkSize)
 		if err := w.page(1, ts); err != nil {
 			t.Fatal(err)
 		}

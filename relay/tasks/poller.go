@@ -125,7 +125,7 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 		return errors.Join(err, drainErr)
 	}
 	router := *p.router.Load()
-	w := newWalk(p.idx)
+	w := newWalk(p.idx, p.cfg.ChunkSize)
 	emitCreated := p.meta.Synced || p.cfg.EmitInitial
 	// A large listing (a first sync) is committed as it goes, in chunks: memory stays
 	// bounded and the sinks publish while the walk goes on. Every chunk is facts: tasks

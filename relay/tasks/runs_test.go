@@ -14,8 +14,8 @@ import (
 // the first chunks and the relay restarted, the next cycle knows every committed task:
 // a changed one is updated with its previous version, and no task is created twice.
 func TestPoller_ChunkedFirstSyncKnowsEveryTaskAfterwards(t *testing.T) {
-	const n, chunk = 25_000, 10_000 // tasks.chunkSize
-	for _, cancelAtPage := range []int{0, 220} {
+	const n, chunk = 2_500, 1_000
+	for _, cancelAtPage := range []int{0, 22} {
 		name := "listing completed"
 		if cancelAtPage > 0 {
 			name = "cycle cancelled after two chunks, relay restarted"
@@ -24,6 +24,7 @@ func TestPoller_ChunkedFirstSyncKnowsEveryTaskAfterwards(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			e := newEnv(t, func(c *tasks.Config) {
+				c.ChunkSize = chunk
 				c.List.Progress = func(done, _ int) {
 					if done == cancelAtPage {
 						cancel()
