@@ -16,9 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/reten/reten-relay/relay/relaytest"
 	"github.com/reten/reten-relay/schema"
 	"github.com/reten/reten-relay/sources/reten/retensim"
@@ -219,44 +216,18 @@ func TestCrash_AFirstSyncKilledBetweenChunksCreatesEachTaskOnce(t *testing.T) {
 	second := startChild(t, path, "", chunk)
 	second.waitFor(t, "a cycle after the restart", `"message":"tasks cycle"`)
 
-	nc, err := nats.Connect(e.nats.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var msgs uint64
+	js := jetStreamOf(t, e)
 	relaytest.WaitFor(t, e2eWait, "every task's event in the stream", func() bool {
-		s, err := js.Stream(ctx, taskStream)
+		s, err := js.Stream(context.Background(), taskStream)
 		if err != nil {
 			return false
 		}
-		info, err := s.Info(ctx)
-		if err != nil {
-			return false
-		}
-		msgs = info.State.Msgs
-		return msgs >= n+1
+		info, err := s.Info(context.Background())
+		return err == nil && info.State.Msgs >= n+1
 	})
-	c, err := js.OrderedConsumer(ctx, taskStream, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	evs := streamEvents(t, js, taskStream)
 	created := map[string]int{}
-	for range msgs {
-		m, err := c.Next(jetstream.FetchMaxWait(10 * time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ev schema.Event
-		if err := json.Unmarshal(m.Data(), &ev); err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range evs {
 		switch {
 		case ev.Data.Op == schema.OpCreated:
 			created[ev.Subject]++
@@ -268,12 +239,12 @@ func TestCrash_AFirstSyncKilledBetweenChunksCreatesEachTaskOnce(t *testing.T) {
 			t.Fatalf("%s event for %s; only %s changed", ev.Data.Op, ev.Subject, changed.ID)
 		}
 	}
-	if msgs != n+1 {
-		t.Fatalf("%d events in the stream, want %d created and 1 updated", msgs, n)
+	if len(evs) != n+1 {
+		t.Fatalf("%d events in the stream, want %d created and 1 updated", len(evs), n)
 	}
 	for _, task := range e.sim.Tasks() {
 		if created[task.ID] != 1 {
-			t.Fatalf("task %s created %d times, want once (%d events in the stream)", task.ID, created[task.ID], msgs)
+			t.Fatalf("task %s created %d times, want once (%d events in the stream)", task.ID, created[task.ID], len(evs))
 		}
 	}
 }
