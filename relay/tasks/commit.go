@@ -32,14 +32,12 @@ type chunkResult struct {
 	err       error
 }
 
-// The next chunk of a large listing waits while a sink has more than a chunk's messages
-// to confirm. Without that a first sync commits faster than a broker confirms and the
-// outbox holds the whole tenant: a million events in the state file, in the page cache
-// and mapped into the process. With it the outbox stays within two chunks and the pages
-// freed by acknowledged messages are reused.
-
 // submit waits for the chunk in flight and, while Run's drainers publish, for the sinks to
-// work off their backlog; then it starts writing pl.
+// work off their backlog; then it starts writing pl. The backlog is a chunk's messages
+// (Config.ChunkSize): without the wait a first sync commits faster than a broker confirms
+// and the outbox holds the whole tenant, a million events in the state file, in the page
+// cache and mapped into the process. With it the outbox stays within two chunks and the
+// pages freed by acknowledged messages are reused.
 func (c *chunker) submit(pl *plan) error {
 	if err := c.wait(); err != nil {
 		return err

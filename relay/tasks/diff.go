@@ -27,10 +27,11 @@ type walk struct {
 	chunk int
 }
 
-// defaultChunkSize is how many found tasks a walk keeps before it commits them (Config.ChunkSize). A chunk's tasks,
-// events and records are the bulk of a first sync's heap: 20,000 took the relay to 330 MB
-// peak RSS and 100,000 page faults per 100,000 tasks; 10,000 to 215 MB and 75,000, for
-// 0.2 CPU-s less; 5,000 cost more in commits than it saved.
+// defaultChunkSize is how many found tasks a walk keeps before it commits them, unless
+// Config.ChunkSize says otherwise. A chunk's tasks, events and records are the bulk of a
+// first sync's heap: 20,000 took the relay to 330 MB peak RSS and 100,000 page faults per
+// 100,000 tasks; 10,000 to 215 MB and 75,000, for 0.2 CPU-s less; 5,000 cost more in
+// commits than it saved (and since the snapshot runs, about as much as it saved).
 const defaultChunkSize = 10_000
 
 // found is a listed task that is new, changed, or back from suspicion.
