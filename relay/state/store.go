@@ -9,10 +9,14 @@
 // record points at its task's version (verRef). The version is the event that published
 // it, kept after its sinks confirmed it, or a record of bucket versions (a task listed
 // without an event, or whose event also carries a large previous version). A first sync
-// then writes each task's JSON once, in order, whatever the order of the ids.
+// then writes each task's JSON once, in order, whatever the order of the ids. The snapshot
+// records of a chunk's new tasks wait in sorted runs until the listing's last commit
+// merges them (see runs.go), so the snapshot's leaves are written once too.
 //
 // Every Commit and Ack is one bbolt transaction, fsynced before it returns (NoSync is never
-// turned on), so a crash leaves either all of a cycle's changes or none of them.
+// turned on), so a crash leaves either all of a cycle's changes or none of them. (A Commit
+// that merges runs first does so in transactions of their own, which change where records
+// are, not what they say.)
 package state
 
 import (
