@@ -125,10 +125,7 @@ func versionIn(ev tasks.OutboxEvent, seq uint64, entries []tasks.EntryUpdate, fi
 
 // putRun appends run to the runs.
 func putRun(tx *bolt.Tx, run *runBuilder) error {
-	runs, err := tx.CreateBucketIfNotExists(bucketRuns)
-	if err != nil {
-		return err
-	}
+	runs := tx.Bucket(bucketRuns)
 	runs.FillPercent = appendFill
 	seq, err := runs.NextSequence()
 	if err != nil {

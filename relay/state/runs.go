@@ -32,13 +32,13 @@ var bucketRuns = []byte("runs")
 const mergeBatch = 100_000
 
 // toRun reports whether c's entries go to a run: a chunk of a listing that goes on, of
-// new tasks only, that drops nothing.
+// new tasks only, sorted by id as a Commit's entries are, that drops nothing.
 func toRun(c tasks.Commit) bool {
 	if !c.More || len(c.Drop) > 0 || len(c.Entries) == 0 {
 		return false
 	}
-	for i := range c.Entries {
-		if !c.Entries[i].New {
+	for i, u := range c.Entries {
+		if !u.New || i > 0 && c.Entries[i-1].ID >= u.ID {
 			return false
 		}
 	}
@@ -52,7 +52,7 @@ type run struct {
 	n    int
 }
 
-// runBuilder collects a run's entries, added in id order.
+// runBuilder collects a run's entries, added in id order (toRun).
 type runBuilder struct {
 	ids  []string
 	recs [][]byte
@@ -63,11 +63,8 @@ func (b *runBuilder) add(id string, rec []byte) {
 	b.recs = append(b.recs, rec)
 }
 
-// encode returns the run's value, its entries sorted by id (a commit's entries already are).
+// encode returns the run's value.
 func (b *runBuilder) encode() []byte {
-	if !sort.StringsAreSorted(b.ids) {
-		sort.Sort(byID{b})
-	}
 	size := 4 + 4*len(b.ids)
 	for i, id := range b.ids {
 		size += 2*binary.MaxVarintLen32 + len(id) + len(b.recs[i])
@@ -82,15 +79,6 @@ func (b *runBuilder) encode() []byte {
 		out = append(out, b.recs[i]...)
 	}
 	return out
-}
-
-type byID struct{ b *runBuilder }
-
-func (s byID) Len() int           { return len(s.b.ids) }
-func (s byID) Less(i, j int) bool { return s.b.ids[i] < s.b.ids[j] }
-func (s byID) Swap(i, j int) {
-	s.b.ids[i], s.b.ids[j] = s.b.ids[j], s.b.ids[i]
-	s.b.recs[i], s.b.recs[j] = s.b.recs[j], s.b.recs[i]
 }
 
 func parseRun(v []byte) (run, error) {
@@ -137,12 +125,8 @@ func (r run) search(id []byte) (int, error) {
 
 // readRuns returns the runs of tx, oldest first; their bytes live as long as tx.
 func readRuns(tx *bolt.Tx) ([]run, error) {
-	b := tx.Bucket(bucketRuns)
-	if b == nil {
-		return nil, nil
-	}
 	var runs []run
-	err := b.ForEach(func(k, v []byte) error {
+	err := tx.Bucket(bucketRuns).ForEach(func(k, v []byte) error {
 		r, err := parseRun(v)
 		if err != nil {
 			return fmt.Errorf("run %x: %w", k, err)
@@ -186,10 +170,11 @@ func (v snapshotView) get(id []byte) ([]byte, error) {
 	return nil, nil
 }
 
-// runCursor walks the runs' entries in id order, from the first after a given id.
+// runCursor walks the runs' entries in id order, from the first after a given id: a heap
+// holds the next entry of each run.
 type runCursor struct {
 	runs []run
-	at   []int // next entry of each run
+	at   []int // the entry of each run after its one in the heap
 	h    runHeap
 }
 
@@ -233,10 +218,10 @@ func newRunCursor(runs []run, after []byte) (*runCursor, error) {
 			return nil, err
 		}
 	}
-	heap.Init(&c.h)
 	return c, nil
 }
 
+// push puts run i's next entry, if any, in the heap.
 func (c *runCursor) push(i int) error {
 	if c.at[i] >= c.runs[i].n {
 		return nil
@@ -246,7 +231,7 @@ func (c *runCursor) push(i int) error {
 		return err
 	}
 	c.at[i]++
-	c.h = append(c.h, runHead{id: id, rec: rec, run: i})
+	heap.Push(&c.h, runHead{id: id, rec: rec, run: i})
 	return nil
 }
 
@@ -255,29 +240,16 @@ func (c *runCursor) next() (id, rec []byte, err error) {
 	if len(c.h) == 0 {
 		return nil, nil, nil
 	}
-	top := c.h[0]
-	if c.at[top.run] < c.runs[top.run].n {
-		id, rec, err := c.runs[top.run].entry(c.at[top.run])
-		if err != nil {
-			return nil, nil, err
-		}
-		c.at[top.run]++
-		c.h[0] = runHead{id: id, rec: rec, run: top.run}
-		heap.Fix(&c.h, 0)
-	} else {
-		heap.Pop(&c.h)
-	}
-	return top.id, top.rec, nil
+	top := heap.Pop(&c.h).(runHead)
+	return top.id, top.rec, c.push(top.run)
 }
 
 // hasRuns reports whether any run waits to be merged.
 func (s *Store) hasRuns() (bool, error) {
 	var has bool
 	err := s.view(func(tx *bolt.Tx) error {
-		if b := tx.Bucket(bucketRuns); b != nil {
-			k, _ := b.Cursor().First()
-			has = k != nil
-		}
+		k, _ := tx.Bucket(bucketRuns).Cursor().First()
+		has = k != nil
 		return nil
 	})
 	return has, err

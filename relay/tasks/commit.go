@@ -25,11 +25,10 @@ type chunker struct {
 }
 
 type chunkResult struct {
-	pl        *plan
-	events    []OutboxEvent
-	unrouted  int
-	committed bool
-	err       error
+	pl       *plan
+	events   []OutboxEvent
+	unrouted int
+	err      error
 }
 
 // submit waits for the chunk in flight and, while Run's drainers publish, for the sinks to
@@ -60,12 +59,12 @@ func (c *chunker) submit(pl *plan) error {
 	c.done = done
 	go func() {
 		began := time.Now()
-		events, unrouted, committed, err := c.p.write(c.ctx, pl, c.router, c.start)
+		events, unrouted, err := c.p.write(c.ctx, pl, c.router, c.start)
 		if err == nil && len(pl.updates) > 0 {
 			c.p.log.Debug().Int("tasks", len(pl.updates)).Int("events", len(events)).
 				Dur("took", time.Since(began)).Msg("chunk committed")
 		}
-		done <- chunkResult{pl: pl, events: events, unrouted: unrouted, committed: committed, err: err}
+		done <- chunkResult{pl: pl, events: events, unrouted: unrouted, err: err}
 	}()
 	return nil
 }
@@ -81,7 +80,7 @@ func (c *chunker) wait() error {
 		return r.err
 	}
 	c.p.applied(r.pl, r.events, r.unrouted, c.rep)
-	c.chunked = c.chunked || r.pl.more && r.committed
+	c.chunked = c.chunked || r.pl.more // a chunk always holds tasks: it was committed
 	if c.walk != nil {
 		// The index has these tasks now, marked as seen by this walk, and tells a task
 		// listed again: the walk need not remember them (a million ids in a first sync).
@@ -92,20 +91,19 @@ func (c *chunker) wait() error {
 	return nil
 }
 
-// write encodes, routes and commits a plan (nothing when it changes nothing) and says
-// whether it committed.
-func (p *Poller) write(ctx context.Context, pl *plan, router relay.Router, start time.Time) ([]OutboxEvent, int, bool, error) {
+// write encodes, routes and commits a plan (nothing when it changes nothing).
+func (p *Poller) write(ctx context.Context, pl *plan, router relay.Router, start time.Time) ([]OutboxEvent, int, error) {
 	if len(pl.updates) == 0 && len(pl.drop) == 0 && pl.meta == p.meta && !pl.closing {
-		return nil, 0, false, nil
+		return nil, 0, nil
 	}
 	pl.sortUpdates()
 	events, unrouted, err := p.buildEvents(ctx, pl, router, start.UTC().Truncate(time.Millisecond))
 	if err != nil {
-		return nil, 0, false, err
+		return nil, 0, err
 	}
 	c := Commit{Entries: pl.updates, Drop: pl.drop, Events: events, Meta: pl.meta, More: pl.more}
 	if err := p.cfg.Store.Commit(ctx, c); err != nil {
-		return nil, 0, false, fmt.Errorf("commit snapshot and outbox: %w", err)
+		return nil, 0, fmt.Errorf("commit snapshot and outbox: %w", err)
 	}
 	// The bytes are in the store now: let them go while the walk fills the next chunk
 	// (a chunk's tasks and events are ~50 MB that would otherwise live until it is applied).
@@ -119,7 +117,7 @@ func (p *Poller) write(ctx context.Context, pl *plan, router relay.Router, start
 		pl.updates[i].Published = nil
 	}
 	pl.changes = nil
-	return events, unrouted, true, nil
+	return events, unrouted, nil
 }
 
 // applied makes a committed plan the new index and counts its events, then wakes the

@@ -258,13 +258,20 @@ func TestSink_PublishReturnsTheContextErrorWhenNoAckComes(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- s.Publish(ctx, []schema.Message{{Destination: "silent.x", ID: "1"}}) }()
+	if err := publishResult(t, done, "publish without acks"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want context.DeadlineExceeded", err)
+	}
+}
+
+// publishResult waits for the error of a publish running in the background.
+func publishResult(t *testing.T, done <-chan error, what string) error {
+	t.Helper()
 	select {
 	case err := <-done:
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("got %v, want context.DeadlineExceeded", err)
-		}
+		return err
 	case <-time.After(testTimeout):
-		t.Fatalf("publish without acks did not return within %s", testTimeout)
+		t.Fatalf("%s did not return within %s", what, testTimeout)
+		return nil
 	}
 }
 
@@ -314,13 +321,8 @@ func TestSink_ADisconnectFailsAPublishWaitingForItsAcksAtOnce(t *testing.T) {
 		return err == nil && info.State.Msgs == 1
 	})
 	srv.Stop()
-	select {
-	case err := <-done:
-		if !errors.Is(err, nats.ErrDisconnected) {
-			t.Fatalf("got %v, want nats.ErrDisconnected", err)
-		}
-	case <-time.After(testTimeout):
-		t.Fatalf("publish waiting for acks did not return within %s of the disconnect", testTimeout)
+	if err := publishResult(t, done, "publish waiting for acks, after the disconnect,"); !errors.Is(err, nats.ErrDisconnected) {
+		t.Fatalf("got %v, want nats.ErrDisconnected", err)
 	}
 }
 
