@@ -43,6 +43,10 @@ type found struct {
 	// bytes changed: it tells a real change from a new form of the same content. A new
 	// task, so every task of a first sync, is not put in canonical form at all.
 	content [32]byte
+	// slot is the task's slot in the index, -1 when new. It holds until the walk's plan:
+	// slots move only after a listing (index.relayout, index.drop), and a new id enters
+	// the index only with the chunk that found it.
+	slot int32
 }
 
 func newWalk(ix *index, chunk int) *walk {
@@ -103,7 +107,10 @@ func (w *walk) page(pageNo int, ts []schema.Task) error {
 			}
 		}
 		w.listed++
-		f := found{id: strings.Clone(t.ID), raw: bytes.Clone(t.Raw), rawHash: h}
+		f := found{id: strings.Clone(t.ID), raw: bytes.Clone(t.Raw), rawHash: h, slot: -1}
+		if ok {
+			f.slot = j
+		}
 		if s == nil {
 			w.seenNew[f.id] = struct{}{} // the same copy: a first sync clones each id once
 		}
@@ -195,7 +202,10 @@ func (w *walk) plan(meta Meta, emitCreated bool) *plan {
 		pl.changes = make([]change, 0, len(w.found))
 	}
 	for _, f := range w.found {
-		s := w.ix.get(f.id)
+		var s *slot
+		if f.slot >= 0 {
+			s = &w.ix.slots[f.slot]
+		}
 		switch {
 		case s == nil || s.deleted:
 			// Content stays 0, not known: it is computed if the task's bytes ever change.
@@ -297,7 +307,12 @@ func (pl *plan) sortUpdates() {
 // apply makes a committed plan the new in-memory index.
 func (ix *index) apply(pl *plan) {
 	for _, u := range pl.updates {
-		s := ix.put(u.ID, u.Entry)
+		var s *slot
+		if u.New { // absent when planned, and only this plan adds it
+			s = ix.add(u.ID, u.Entry)
+		} else {
+			s = ix.put(u.ID, u.Entry)
+		}
 		s.seen = ix.cycle
 	}
 	for _, id := range pl.drop {

@@ -91,6 +91,7 @@ func (d *sinkDrain) wake() {
 // flight is one batch being published.
 type flight struct {
 	qs    []Queued
+	tasks []uint64 // busyTasks keys of qs
 	start time.Time
 	done  chan error
 }
@@ -127,7 +128,8 @@ func (p *Poller) drainSink(ctx context.Context, d *sinkDrain) (int, error) {
 		n, ackErr := acks.close()
 		return n, errors.Join(err, ackErr)
 	}
-	var next []Queued // read but not sent: it shares a task with a batch in flight
+	var next []Queued      // read but not sent: it shares a task with a batch in flight
+	var nextTasks []uint64 // busyTasks keys of next
 	for {
 		for !exhausted && len(queue) < flightsInFlight {
 			if next == nil {
@@ -140,12 +142,13 @@ func (p *Poller) drainSink(ctx context.Context, d *sinkDrain) (int, error) {
 					break
 				}
 				after, next = &qs[len(qs)-1].Pos, qs
+				nextTasks = busy.keys(next)
 			}
-			if len(queue) > 0 && busy.shares(next) {
+			if len(queue) > 0 && busy.shares(nextTasks) {
 				break
 			}
-			queue = append(queue, p.send(pctx, d, next, busy))
-			next = nil
+			queue = append(queue, p.send(pctx, d, next, nextTasks, busy))
+			next, nextTasks = nil, nil
 		}
 		if len(queue) == 0 {
 			flush()
@@ -154,7 +157,7 @@ func (p *Poller) drainSink(ctx context.Context, d *sinkDrain) (int, error) {
 		f := queue[0]
 		queue = queue[1:]
 		err := <-f.done
-		busy.done(f.qs)
+		busy.done(f.tasks)
 		if err != nil {
 			return fail(fmt.Errorf("publish %d messages to sink %s: %w", len(f.qs), d.name, err))
 		}
@@ -183,20 +186,20 @@ func (p *Poller) drainSink(ctx context.Context, d *sinkDrain) (int, error) {
 }
 
 // send publishes one batch in the background.
-func (p *Poller) send(ctx context.Context, d *sinkDrain, qs []Queued, busy *busyTasks) *flight {
+func (p *Poller) send(ctx context.Context, d *sinkDrain, qs []Queued, tasks []uint64, busy *busyTasks) *flight {
 	msgs := make([]schema.Message, len(qs))
 	for i, q := range qs {
 		msgs[i] = messageOf(q)
 	}
-	busy.add(qs)
-	f := &flight{qs: qs, start: time.Now(), done: make(chan error, 1)}
+	busy.add(tasks)
+	f := &flight{qs: qs, tasks: tasks, start: time.Now(), done: make(chan error, 1)}
 	go func() { f.done <- d.sink.Publish(ctx, msgs) }()
 	return f
 }
 
 // busyTasks counts the messages in flight per task, by a hash of the task id: a string
-// map's inserts and deletes of 100,000 ids were a few percent of a first sync. Two ids
-// with the same hash only make a batch wait for the other's (order is kept either way).
+// key would keep every id of a flight alive, and a collision only holds a batch back.
+// A batch's keys are hashed once (keys) for its look-up, its start and its end.
 type busyTasks struct {
 	seed maphash.Seed
 	n    map[uint64]int32
@@ -206,27 +209,35 @@ func newBusyTasks() *busyTasks {
 	return &busyTasks{seed: maphash.MakeSeed(), n: map[uint64]int32{}}
 }
 
-func (b *busyTasks) key(q *Queued) uint64 { return maphash.String(b.seed, q.Head.TaskID) }
-
-func (b *busyTasks) add(qs []Queued) {
+// keys returns the key of each message's task.
+func (b *busyTasks) keys(qs []Queued) []uint64 {
+	ks := make([]uint64, len(qs))
 	for i := range qs {
-		b.n[b.key(&qs[i])]++
+		ks[i] = maphash.String(b.seed, qs[i].Head.TaskID)
+	}
+	return ks
+}
+
+func (b *busyTasks) add(keys []uint64) {
+	for _, k := range keys {
+		b.n[k]++
 	}
 }
 
-func (b *busyTasks) done(qs []Queued) {
-	for i := range qs {
-		k := b.key(&qs[i])
-		if b.n[k]--; b.n[k] <= 0 {
+func (b *busyTasks) done(keys []uint64) {
+	for _, k := range keys {
+		if c := b.n[k] - 1; c > 0 {
+			b.n[k] = c
+		} else {
 			delete(b.n, k)
 		}
 	}
 }
 
-// shares reports whether any of qs is of a task in flight.
-func (b *busyTasks) shares(qs []Queued) bool {
-	for i := range qs {
-		if b.n[b.key(&qs[i])] > 0 {
+// shares reports whether any of keys is of a task in flight.
+func (b *busyTasks) shares(keys []uint64) bool {
+	for _, k := range keys {
+		if b.n[k] > 0 {
 			return true
 		}
 	}

@@ -77,19 +77,30 @@ func (ix *index) pageHints(page, n int) []int32 {
 func (ix *index) put(id string, e Entry) *slot {
 	s := ix.get(id)
 	if s == nil {
-		var i int32
-		if n := len(ix.free); n > 0 {
-			i, ix.free = ix.free[n-1], ix.free[:n-1]
-		} else {
-			i = int32(len(ix.slots))
-			ix.slots = append(ix.slots, slot{})
-		}
-		ix.slots[i] = slot{}
-		ix.insert(id, i)
-		s = &ix.slots[i]
-	} else if !s.deleted {
+		return ix.add(id, e)
+	}
+	if !s.deleted {
 		ix.live--
 	}
+	s.set(e)
+	if !s.deleted {
+		ix.live++
+	}
+	return s
+}
+
+// add stores e under id, which the index does not hold (a new task: no look-up).
+func (ix *index) add(id string, e Entry) *slot {
+	var i int32
+	if n := len(ix.free); n > 0 {
+		i, ix.free = ix.free[n-1], ix.free[:n-1]
+	} else {
+		i = int32(len(ix.slots))
+		ix.slots = append(ix.slots, slot{})
+	}
+	ix.slots[i] = slot{}
+	ix.insert(id, i)
+	s := &ix.slots[i]
 	s.set(e)
 	if !s.deleted {
 		ix.live++
