@@ -69,7 +69,9 @@ type StateCommit struct {
 	// DropLegacyOutbox removes an older version's outbox (its events are in Events).
 	DropLegacyOutbox bool
 	// More says that more commits of the same listing follow (a chunk of a large one):
-	// a store may keep the entries of new tasks aside until a commit without it.
+	// a store may keep the entries of new tasks aside (state.Store's runs) until it merges
+	// them: at the Poller's request once it is idle, or before a commit that writes a
+	// known task or drops entries.
 	More bool
 }
 

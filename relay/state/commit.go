@@ -20,11 +20,16 @@ func (s *Store) Commit(ctx context.Context, c tasks.Commit) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	s.commits.Lock()
+	defer s.commits.Unlock()
 	var run *runBuilder
 	if toRun(c) {
 		run = &runBuilder{}
-	} else if has, err := s.hasRuns(); err != nil || has {
-		if err == nil {
+	} else if !onlyNew(c) {
+		// A known task's entry may sit in a run: merge first, or the run's older entry
+		// would come back over this one. New tasks, and none, go beside the runs.
+		has, err := s.hasRuns()
+		if err == nil && has {
 			err = s.mergeRuns(mergeBatch)
 		}
 		if err != nil {

@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"container/heap"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"sort"
@@ -16,8 +17,10 @@ import (
 // (tasks.Commit.More). Task ids are random, so every chunk put into the snapshot bucket
 // rewrote most of its leaves: a 100,000-task first sync wrote the snapshot ~5 times over,
 // a 1,000,000-task one ~50 times (3 GB). A chunk's new entries are written instead as one
-// run, a single value sorted by id, and the first commit that is not such a chunk (the
-// listing's last) merges every run into the snapshot in id order, each leaf written once.
+// run, a single value sorted by id, and MergeRuns, once the relay is idle (the listing
+// committed and its events published), moves every run into the snapshot in id order,
+// each leaf written once. Merging in the listing's last commit held back the acks of its
+// last chunk (a million tasks: seconds of merging on the first sync's tail).
 //
 // While runs exist, every commit since the first of them held only new tasks: the runs
 // and the snapshot bucket do not hold the same id (but for the ids a merge had moved when
@@ -242,6 +245,36 @@ func (c *runCursor) next() (id, rec []byte, err error) {
 	}
 	top := heap.Pop(&c.h).(runHead)
 	return top.id, top.rec, c.push(top.run)
+}
+
+// onlyNew reports whether c writes no entry the snapshot may hold: new tasks only, and
+// no drops.
+func onlyNew(c tasks.Commit) bool {
+	if len(c.Drop) > 0 {
+		return false
+	}
+	for _, u := range c.Entries {
+		if !u.New {
+			return false
+		}
+	}
+	return true
+}
+
+// MergeRuns moves the runs of a chunked listing into the snapshot bucket. A Commit that
+// needs them merged merges them itself; the Poller calls this once its sinks are idle, so
+// the merge neither delays a listing's last commit nor competes with its publishing.
+func (s *Store) MergeRuns(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.commits.Lock()
+	defer s.commits.Unlock()
+	has, err := s.hasRuns()
+	if err != nil || !has {
+		return err
+	}
+	return s.mergeRuns(mergeBatch)
 }
 
 // hasRuns reports whether any run waits to be merged.

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -184,8 +185,44 @@ func TestStore_IndexAfterAMergeThatStopped(t *testing.T) {
 	if ids, _ := loadIndex(t, s); !slices.Equal(ids, []string{"a", "b", "c", "d"}) {
 		t.Fatalf("index = %v, want each id once, in order", ids)
 	}
-	commitEntries(t, s, false)
+	if err := s.MergeRuns(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	if ids, hashes := loadIndex(t, s); !slices.Equal(ids, []string{"a", "b", "c", "d"}) || hashes["d"] != 4 || runsLeft(t, s) {
 		t.Fatalf("after the next merge: index %v %v, runs left %v", ids, hashes, runsLeft(t, s))
+	}
+}
+
+// New tasks committed after the chunks, and a commit of none, go beside the runs: only
+// MergeRuns, or a commit that needs them merged, moves the runs into the snapshot bucket.
+func TestStore_NewTasksGoBesideTheRunsUntilMergeRuns(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, filepath.Join(t.TempDir(), "tasks.db"))
+	commitEntries(t, s, true, newEntry("b", 2), newEntry("d", 4))
+	commitEntries(t, s, false, newEntry("a", 1), newEntry("c", 3)) // the listing's last commit
+	commitEntries(t, s, false)                                     // a cycle that changed nothing
+	if !runsLeft(t, s) {
+		t.Fatal("commits of new tasks only merged the runs")
+	}
+	ids, hashes := loadIndex(t, s)
+	if want := []string{"a", "b", "c", "d"}; !slices.Equal(ids, want) || hashes["b"] != 2 || hashes["c"] != 3 {
+		t.Fatalf("index beside the runs = %v %v, want %v", ids, hashes, want)
+	}
+	if err := s.MergeRuns(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if runsLeft(t, s) {
+		t.Fatal("runs left after MergeRuns")
+	}
+	if ids, hashes = loadIndex(t, s); !slices.Equal(ids, []string{"a", "b", "c", "d"}) || hashes["d"] != 4 {
+		t.Fatalf("index after MergeRuns = %v %v", ids, hashes)
+	}
+	if err := s.MergeRuns(ctx); err != nil { // nothing left: nothing to do
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := s.MergeRuns(cancelled); !errors.Is(err, context.Canceled) {
+		t.Fatalf("MergeRuns with a cancelled context = %v", err)
 	}
 }

@@ -70,10 +70,13 @@ var (
 // Store is the bbolt state store. Its methods are safe for concurrent use (bbolt
 // serialises writers), though the Poller calls them one at a time.
 type Store struct {
-	mu     sync.RWMutex // transactions hold it to read; compaction to swap db
-	db     *bolt.DB
-	path   string
-	recent recentBodies
+	mu sync.RWMutex // transactions hold it to read; compaction to swap db
+	// commits serialises Commit and MergeRuns: a merge spans transactions, and a run
+	// committed between two of them would be deleted unmerged.
+	commits sync.Mutex
+	db      *bolt.DB
+	path    string
+	recent  recentBodies
 }
 
 var _ tasks.StateStore = (*Store)(nil)

@@ -93,7 +93,7 @@ func (c *chunker) wait() error {
 
 // write encodes, routes and commits a plan (nothing when it changes nothing).
 func (p *Poller) write(ctx context.Context, pl *plan, router relay.Router, start time.Time) ([]OutboxEvent, int, error) {
-	if len(pl.updates) == 0 && len(pl.drop) == 0 && pl.meta == p.meta && !pl.closing {
+	if len(pl.updates) == 0 && len(pl.drop) == 0 && pl.meta == p.meta {
 		return nil, 0, nil
 	}
 	pl.sortUpdates()

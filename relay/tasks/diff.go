@@ -166,10 +166,8 @@ type plan struct {
 	changes []change
 	drop    []string // expired tombstones
 	meta    Meta
-	// more: a chunk of a listing that goes on (Commit.More); closing: the listing's last
-	// plan after such chunks, committed even when it changes nothing, so that the store
-	// settles what it kept aside for them.
-	more, closing bool
+	// more: a chunk of a listing that goes on (Commit.More).
+	more bool
 
 	created, updated, deleted int
 	suspected, held, cleared  int

@@ -33,6 +33,8 @@ type Poller struct {
 	meta        Meta
 	background  atomic.Bool // Run's drainers publish; Cycle only wakes them
 	cycling     atomic.Bool // a cycle runs (drainers leave the memory to it)
+	// runsLeft: a chunked listing left its new tasks in the store's runs (mergeRuns).
+	runsLeft atomic.Bool
 
 	health   healthState
 	progress progress
@@ -115,6 +117,7 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 	if err := p.load(ctx); err != nil {
 		return err
 	}
+	p.mergeRuns(ctx) // when no drain went idle since the last chunked listing
 	var drainErr error
 	if !p.background.Load() {
 		n, err := p.drainAll(ctx)
@@ -156,7 +159,6 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 	}
 	// Tasks seen are facts even when the listing did not cover every page.
 	pl := w.plan(p.meta, emitCreated)
-	pl.closing = chunks.chunked
 	if covered {
 		p.planDeletes(ctx, w, pl)
 		pl.meta.Synced = true
@@ -166,6 +168,9 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 	}
 	if err := chunks.wait(); err != nil {
 		return errors.Join(err, listErr, drainErr)
+	}
+	if chunks.chunked {
+		p.runsLeft.Store(true)
 	}
 	if covered && w.scattered() {
 		p.idx.relayout()
@@ -189,6 +194,7 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 			// a first sync's drain is still busy when its listing ends, and a forced
 			// collection and the pages handed back now would be faulted in again by it
 			// (0.1 CPU-s of a 100,000-task first sync).
+			p.mergeRuns(ctx)
 			p.settleMemory()
 		}
 		return listErr
@@ -200,8 +206,33 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 		return errors.Join(listErr, fmt.Errorf("publish events: %w", err))
 	}
 	p.compact(ctx, rep)
+	p.mergeRuns(ctx)
 	p.settleMemory()
 	return listErr
+}
+
+// runMerger is a store that keeps a chunked listing's new tasks aside and merges them
+// on request (state.Store's runs).
+type runMerger interface {
+	MergeRuns(ctx context.Context) error
+}
+
+// mergeRuns has the store merge what a chunked listing kept aside, once its events are
+// published: merged in the listing's last commit, it held back the publishing of the
+// last chunk. A failed merge is left to the store's next commit that needs it.
+func (p *Poller) mergeRuns(ctx context.Context) {
+	m, ok := p.cfg.Store.(runMerger)
+	if !ok || !p.runsLeft.Swap(false) {
+		return
+	}
+	began := time.Now()
+	if err := m.MergeRuns(ctx); err != nil {
+		if ctx.Err() == nil {
+			p.log.Warn().Err(err).Msg("could not merge the first sync's snapshot runs; the next change merges them")
+		}
+		return
+	}
+	p.log.Debug().Dur("took", time.Since(began)).Msg("snapshot runs merged")
 }
 
 // settleMemory keeps the heap goal near twice the heap a steady cycle needs. A first

@@ -104,6 +104,7 @@ func (p *Poller) drainLoop(ctx context.Context, d *sinkDrain) {
 			// unless a cycle still lists (a first sync drains between its chunks) or more
 			// messages wait, whose bodies would fault the pages in again. A cycle that
 			// ends with nothing waiting settles itself.
+			p.mergeRuns(ctx)
 			p.settleMemory()
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/reten/reten-relay/relay/state"
 	"github.com/reten/reten-relay/relay/tasks"
 	"github.com/reten/reten-relay/schema"
 )
@@ -97,5 +98,54 @@ func TestPoller_ChunkedFirstSyncKnowsEveryTaskAfterwards(t *testing.T) {
 				t.Fatalf("an unchanged third cycle published %s", opsOf(evs))
 			}
 		})
+	}
+}
+
+// mergeCounter is the state store, counting MergeRuns calls and the messages the sink
+// held at each.
+type mergeCounter struct {
+	*state.Store
+	sink      *fakeSink
+	published []int
+}
+
+func (m *mergeCounter) MergeRuns(ctx context.Context) error {
+	m.sink.mu.Lock()
+	m.published = append(m.published, len(m.sink.msgs))
+	m.sink.mu.Unlock()
+	return m.Store.MergeRuns(ctx)
+}
+
+// The new tasks a chunked first sync kept aside are merged once its events are published,
+// not in its last commit, where the merge held back the last chunk; a cycle that needed
+// no chunk leaves nothing to merge.
+func TestPoller_MergesTheRunsOnceAChunkedSyncIsPublished(t *testing.T) {
+	const n, chunk = 2_500, 1_000
+	e := newEnv(t, func(c *tasks.Config) { c.ChunkSize = chunk })
+	merges := &mergeCounter{Store: e.store, sink: e.sink}
+	cfg := e.cfg
+	cfg.Store = merges
+	p, err := tasks.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := make([]schema.Task, n)
+	for i := range ts {
+		ts[i] = task(fmt.Sprintf("t%06d", i*7919%n), `"status":"PENDING"`)
+	}
+	e.lister.pageSize = 100
+	e.lister.set(ts...)
+	if rep, err := p.Cycle(context.Background()); err != nil || rep.Created != n {
+		t.Fatalf("first sync: %+v, %v", rep, err)
+	}
+	if len(merges.published) != 1 || merges.published[0] != n {
+		t.Fatalf("merges at %v messages published, want one at %d", merges.published, n)
+	}
+	e.lister.set(append(ts, task("t999999", `"status":"PENDING"`))...)
+	if rep, err := p.Cycle(context.Background()); err != nil || rep.Created != 1 {
+		t.Fatalf("second cycle: %+v, %v", rep, err)
+	}
+	if len(merges.published) != 1 {
+		t.Fatalf("a cycle without chunks asked for a merge: %v", merges.published)
 	}
 }
