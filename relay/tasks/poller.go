@@ -117,7 +117,7 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 	if err := p.load(ctx); err != nil {
 		return err
 	}
-	p.mergeRuns(ctx) // when no drain went idle since the last chunked listing
+	p.mergeRuns(ctx) // runs left by a stopped relay, or when no drain went idle since a chunked listing
 	var drainErr error
 	if !p.background.Load() {
 		n, err := p.drainAll(ctx)
@@ -294,6 +294,7 @@ func (p *Poller) load(ctx context.Context) error {
 		return fmt.Errorf("load state meta: %w", err)
 	}
 	p.meta = meta
+	p.runsLeft.Store(true) // a relay stopped during a chunked listing may have left runs
 	if err := p.migrateOutbox(ctx); err != nil {
 		return err
 	}
