@@ -20,8 +20,16 @@ func encodeEvent(ev schema.Event) ([]byte, error) {
 
 // encodeEventAt is encodeEvent that also says where in the body data.task begins.
 func encodeEventAt(ev schema.Event) (body []byte, taskAt int, err error) {
+	return appendEventAt(make([]byte, 0, eventSize(ev)), ev)
+}
+
+// eventSize is about the size of ev's body: the envelope is ~300 bytes.
+func eventSize(ev schema.Event) int { return 320 + len(ev.Data.Task) + len(ev.Data.Previous) }
+
+// appendEventAt appends ev's body to b (whose length must be 0) and says where in it
+// data.task begins.
+func appendEventAt(b []byte, ev schema.Event) (body []byte, taskAt int, err error) {
 	d := ev.Data
-	b := make([]byte, 0, 320+len(d.Task)+len(d.Previous))
 	field := func(name, value string) {
 		b = append(b, ',', '"')
 		b = append(b, name...)

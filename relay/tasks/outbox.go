@@ -32,6 +32,10 @@ func (p *Poller) buildEvents(ctx context.Context, pl *plan, router relay.Router,
 	out := make([]OutboxEvent, 0, len(pl.changes))
 	unrouted := 0
 	var h hasher
+	bodies := bodyBlocks{}
+	for _, c := range pl.changes {
+		bodies.left += 320 + len(c.raw)
+	}
 	for k := range pl.changes {
 		c := &pl.changes[k]
 		var previous []byte
@@ -50,7 +54,7 @@ func (p *Poller) buildEvents(ctx context.Context, pl *plan, router relay.Router,
 		}
 		id := eventID(p.cfg.Source, c.id, c.entry.ChangeNo, c.full)
 		ev := schema.NewEvent(p.cfg.Source, id, c.id, c.op, at, c.raw, previous, changed)
-		body, taskAt, err := encodeEventAt(ev)
+		body, taskAt, err := bodies.encode(ev)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -158,4 +162,32 @@ func messageOf(q Queued) schema.Message {
 	}
 	t := relay.Target{Route: q.Target.Route, Sink: q.Target.Sink, Destination: q.Target.Destination, Key: q.Target.Key}
 	return message(ev, q.Body, t)
+}
+
+// bodyBlocks encodes a plan's event bodies into shared blocks: one allocation per ~400
+// events of 1 KB instead of one each (a first sync's 100,000). A block lives until its
+// last body is published, as the bodies of a chunk are, about together.
+type bodyBlocks struct {
+	block []byte
+	left  int // about the bytes of the events still to encode
+}
+
+// bodyBlock is the most one block holds.
+const bodyBlock = 512 << 10
+
+// encode encodes ev into the block and returns its body, capped at its end (taskIn finds
+// data.task by the capacities).
+func (a *bodyBlocks) encode(ev schema.Event) (body []byte, taskAt int, err error) {
+	need := eventSize(ev)
+	if cap(a.block)-len(a.block) < need {
+		a.block = make([]byte, 0, max(need, min(a.left, bodyBlock)))
+	}
+	a.left -= need
+	n, room := len(a.block), cap(a.block)-len(a.block)
+	b, taskAt, err := appendEventAt(a.block[n:n:cap(a.block)], ev)
+	if err != nil || cap(b) != room { // it outgrew its room: an array of its own
+		return b, taskAt, err
+	}
+	a.block = a.block[:n+len(b)]
+	return b[:len(b):len(b)], taskAt, nil
 }
