@@ -186,8 +186,23 @@ func (s *Sink) Publish(ctx context.Context, msgs []schema.Message) error {
 		ctx, cancel = context.WithTimeout(ctx, s.cfg.PublishTimeout)
 		defer cancel()
 	}
+	// A batch has few subjects (a route's template over a few task fields): each is
+	// classified once, not once per message (a lock, a clock read and a match each).
+	// Bounded, for templates with a task's own value in them.
+	const maxModes = 64
+	modes := make(map[string]bool, 8)
+	jetStream := func(subject string) (bool, error) {
+		if jet, ok := modes[subject]; ok {
+			return jet, nil
+		}
+		jet, err := s.jetStream(ctx, subject)
+		if err == nil && len(modes) < maxModes {
+			modes[subject] = jet
+		}
+		return jet, err
+	}
 	for start := 0; start < len(msgs); {
-		jet, err := s.jetStream(ctx, msgs[start].Destination)
+		jet, err := jetStream(msgs[start].Destination)
 		if err != nil {
 			return err
 		}
@@ -195,7 +210,7 @@ func (s *Sink) Publish(ctx context.Context, msgs []schema.Message) error {
 		// one after the other so the batch keeps its order.
 		end := start + 1
 		for end < len(msgs) && end-start < s.cfg.MaxInFlight {
-			next, err := s.jetStream(ctx, msgs[end].Destination)
+			next, err := jetStream(msgs[end].Destination)
 			if err != nil {
 				return err
 			}
