@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -189,17 +190,41 @@ func fingerprint(h [32]byte) uint64 {
 		uint64(h[4])<<24 | uint64(h[5])<<16 | uint64(h[6])<<8 | uint64(h[7])
 }
 
+// foundRef is a found task in id order: the first 8 bytes of its id, big-endian and
+// padded with zeros, order most pairs without comparing strings.
+type foundRef struct {
+	key uint64
+	i   int32
+}
+
+// idOrder returns the found tasks in id order. Sorting 16-byte references by a prefix
+// key cost a third of sorting the 96-byte found tasks by their ids.
+func (w *walk) idOrder() []foundRef {
+	order := make([]foundRef, len(w.found))
+	for i := range w.found {
+		var b [8]byte
+		copy(b[:], w.found[i].id)
+		order[i] = foundRef{key: binary.BigEndian.Uint64(b[:]), i: int32(i)}
+	}
+	slices.SortFunc(order, func(a, b foundRef) int {
+		if a.key != b.key {
+			return cmp.Compare(a.key, b.key)
+		}
+		return strings.Compare(w.found[a.i].id, w.found[b.i].id)
+	})
+	return order
+}
+
 // plan turns what the walk found into snapshot updates and events: created and updated
 // come from any listing, covered or not, because a task seen is a fact.
 func (w *walk) plan(meta Meta, emitCreated bool) *plan {
 	pl := &plan{meta: meta, live: w.ix.live}
-	// A generic sort: sort.Slice's reflection-based swaps were most of plan's time.
-	slices.SortFunc(w.found, func(a, b found) int { return strings.Compare(a.id, b.id) })
 	pl.updates = make([]EntryUpdate, 0, len(w.found))
 	if emitCreated { // a first sync: most tasks found make an event
 		pl.changes = make([]change, 0, len(w.found))
 	}
-	for _, f := range w.found {
+	for _, o := range w.idOrder() {
+		f := &w.found[o.i]
 		var s *slot
 		if f.slot >= 0 {
 			s = &w.ix.slots[f.slot]
@@ -298,8 +323,13 @@ func (w *walk) absence(s *slot, expireBefore int64) absenceKind {
 
 // sortUpdates orders the plan's entry updates by id, as Commit wants them.
 func (pl *plan) sortUpdates() {
-	sort.SliceStable(pl.updates, func(i, j int) bool { return pl.updates[i].ID < pl.updates[j].ID })
-	sort.SliceStable(pl.changes, func(i, j int) bool { return pl.changes[i].id < pl.changes[j].id })
+	// A walk's plan is in id order already; only deletes and suspects come after it.
+	if !slices.IsSortedFunc(pl.updates, func(a, b EntryUpdate) int { return strings.Compare(a.ID, b.ID) }) {
+		sort.SliceStable(pl.updates, func(i, j int) bool { return pl.updates[i].ID < pl.updates[j].ID })
+	}
+	if !slices.IsSortedFunc(pl.changes, func(a, b change) int { return strings.Compare(a.id, b.id) }) {
+		sort.SliceStable(pl.changes, func(i, j int) bool { return pl.changes[i].id < pl.changes[j].id })
+	}
 }
 
 // apply makes a committed plan the new in-memory index.

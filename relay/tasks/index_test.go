@@ -3,6 +3,7 @@ package tasks
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -181,4 +182,23 @@ func TestIndex_TableAgreesWithAMap(t *testing.T) {
 func hasKey(m map[string]uint64, k string) bool {
 	_, ok := m[k]
 	return ok
+}
+
+// A walk's found tasks come out in the order of their ids as strings, whether their
+// 8-byte prefix keys tell them apart or not.
+func TestWalk_IdOrderIsStringOrder(t *testing.T) {
+	ids := []string{"b", "abcdefgh1", "ab", "ab\x00x", "abcdefgh0", "ab\x00", "a", "\xff", "abcdefgh", "abcdefg"}
+	w := &walk{}
+	for _, id := range ids {
+		w.found = append(w.found, found{id: id})
+	}
+	var got []string
+	for _, o := range w.idOrder() {
+		got = append(got, w.found[o.i].id)
+	}
+	want := slices.Clone(ids)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("order %q, want %q", got, want)
+	}
 }
