@@ -20,8 +20,6 @@ type chunker struct {
 	start  time.Time
 	rep    *CycleReport
 	done   chan chunkResult // nil when no chunk is in flight
-	// chunked: a chunk of the listing was committed (Commit.More).
-	chunked bool
 }
 
 type chunkResult struct {
@@ -80,7 +78,9 @@ func (c *chunker) wait() error {
 		return r.err
 	}
 	c.p.applied(r.pl, r.events, r.unrouted, c.rep)
-	c.chunked = c.chunked || r.pl.more // a chunk always holds tasks: it was committed
+	if r.pl.more { // a chunk always holds tasks, so it was committed: maybe as a run
+		c.p.runsLeft.Store(true)
+	}
 	if c.walk != nil {
 		// The index has these tasks now, marked as seen by this walk, and tells a task
 		// listed again: the walk need not remember them (a million ids in a first sync).

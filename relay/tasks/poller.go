@@ -169,9 +169,6 @@ func (p *Poller) cycle(ctx context.Context, rep *CycleReport, start time.Time) e
 	if err := chunks.wait(); err != nil {
 		return errors.Join(err, listErr, drainErr)
 	}
-	if chunks.chunked {
-		p.runsLeft.Store(true)
-	}
 	if covered && w.scattered() {
 		p.idx.relayout()
 	}
