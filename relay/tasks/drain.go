@@ -198,7 +198,8 @@ func (p *Poller) send(ctx context.Context, d *sinkDrain, qs []Queued, tasks []ui
 }
 
 // busyTasks counts the messages in flight per task, by a hash of the task id: a string
-// key would keep every id of a flight alive, and a collision only holds a batch back.
+// map's inserts and deletes of 100,000 ids were a few percent of a first sync. Two ids
+// with the same hash only make a batch wait for the other's (order is kept either way).
 // A batch's keys are hashed once (keys) for its look-up, its start and its end.
 type busyTasks struct {
 	seed maphash.Seed
