@@ -23,8 +23,13 @@ func encodeEventAt(ev schema.Event) (body []byte, taskAt int, err error) {
 	return appendEventAt(make([]byte, 0, eventSize(ev)), ev)
 }
 
-// eventSize is about the size of ev's body: the envelope is ~300 bytes.
-func eventSize(ev schema.Event) int { return 320 + len(ev.Data.Task) + len(ev.Data.Previous) }
+// eventEnvelope is about the bytes of an event body around its task JSON.
+const eventEnvelope = 320
+
+// eventSize is about the size of ev's body.
+func eventSize(ev schema.Event) int {
+	return eventEnvelope + len(ev.Data.Task) + len(ev.Data.Previous)
+}
 
 // appendEventAt appends ev's body to b (whose length must be 0) and says where in it
 // data.task begins.

@@ -34,7 +34,7 @@ func (p *Poller) buildEvents(ctx context.Context, pl *plan, router relay.Router,
 	var h hasher
 	bodies := bodyBlocks{}
 	for _, c := range pl.changes {
-		bodies.left += 320 + len(c.raw)
+		bodies.left += eventEnvelope + len(c.raw)
 	}
 	for k := range pl.changes {
 		c := &pl.changes[k]

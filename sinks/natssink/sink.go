@@ -190,13 +190,16 @@ func (s *Sink) Publish(ctx context.Context, msgs []schema.Message) error {
 	// classified once, not once per message (a lock, a clock read and a match each).
 	// Bounded, for templates with a task's own value in them.
 	const maxModes = 64
-	modes := make(map[string]bool, 8)
+	var modes map[string]bool // nil for a one-message publish (a dead letter): nothing to reuse
 	jetStream := func(subject string) (bool, error) {
 		if jet, ok := modes[subject]; ok {
 			return jet, nil
 		}
 		jet, err := s.jetStream(ctx, subject)
-		if err == nil && len(modes) < maxModes {
+		if err == nil && len(modes) < maxModes && len(msgs) > 1 {
+			if modes == nil {
+				modes = make(map[string]bool, 8)
+			}
 			modes[subject] = jet
 		}
 		return jet, err
